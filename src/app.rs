@@ -1,0 +1,133 @@
+//! Where the stages meet: open the source, resolve platforms, read every distinct layer once
+//! (in parallel), merge each platform's layers in order, run the detectors, build the report.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::detect::{self, Context};
+use crate::diag::Diagnostic;
+use crate::error::{Error, Result};
+use crate::fs::MergedFs;
+use crate::layer::{self, LayerDelta, LayerSummary};
+use crate::limits::Limits;
+use crate::oci::platform::PlatformFilter;
+use crate::oci::resolve::{self, Target};
+use crate::report::{ImageReport, PlatformReport, SCHEMA_VERSION};
+use crate::source;
+
+/// How to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub platforms: PlatformFilter,
+    pub limits: Limits,
+    /// Show progress bars on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
+/// failures are diagnostics in the report.
+pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
+    let source = source::open(reference, &opts.limits)?;
+    let roots = source.roots()?;
+    let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
+    let mut diagnostics: Vec<Diagnostic> =
+        res.failures.iter().map(|(what, msg)| Diagnostic::error(None, None, format!("{what}: {msg}"))).collect();
+    diagnostics.extend(res.notes.iter().map(|n| Diagnostic::warning(None, None, n.clone())));
+    if res.targets.is_empty() {
+        if let Some((what, msg)) = res.failures.first() {
+            return Err(Error::reference(reference, format!("{what}: {msg}")));
+        }
+        let wanted = match &opts.platforms {
+            PlatformFilter::All => "any platform".to_string(),
+            PlatformFilter::Only(list) => list.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+        };
+        let available =
+            if res.platforms_skipped.is_empty() { "none".to_string() } else { res.platforms_skipped.join(", ") };
+        return Err(Error::NoPlatform(format!("{reference}: no manifest for {wanted}; available: {available}")));
+    }
+
+    let deltas = read_layers(source.as_ref(), &res.targets, opts);
+    let platforms: Vec<PlatformReport> =
+        res.targets.par_iter().map(|t| platform_report(t, &deltas, &opts.limits)).collect();
+    Ok(ImageReport {
+        schema_version: SCHEMA_VERSION,
+        reference: reference.to_string(),
+        digest: roots.pin,
+        platforms,
+        findings: Vec::new(),
+        attestations_skipped: res.attestations_skipped,
+        platforms_skipped: res.platforms_skipped,
+        diagnostics,
+    })
+}
+
+/// Reads each distinct layer of all targets once, in parallel.
+fn read_layers(
+    source: &dyn source::ImageSource,
+    targets: &[Target],
+    opts: &ScanOptions,
+) -> HashMap<String, LayerDelta> {
+    let mut unique = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for t in targets {
+        for l in &t.layers {
+            if seen.insert(l.descriptor.digest().to_string()) {
+                unique.push(l);
+            }
+        }
+    }
+    let multi = MultiProgress::with_draw_target(if opts.progress && std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let style = ProgressStyle::with_template("{prefix:>21} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    unique
+        .par_iter()
+        .map(|l| {
+            let digest = l.descriptor.digest().to_string();
+            let bar = multi.add(ProgressBar::new(l.descriptor.size()).with_style(style.clone()));
+            bar.set_prefix(crate::oci::short_digest(&digest).to_string());
+            let delta = layer::analyse(source, l, &opts.limits, &|n| bar.inc(n));
+            bar.finish_and_clear();
+            (digest, delta)
+        })
+        .collect()
+}
+
+fn platform_report(t: &Target, deltas: &HashMap<String, LayerDelta>, limits: &Limits) -> PlatformReport {
+    let layers: Vec<&LayerDelta> =
+        t.layers.iter().filter_map(|l| deltas.get(&l.descriptor.digest().to_string())).collect();
+    let fs = MergedFs::build(layers.iter().copied());
+    let mut r = PlatformReport {
+        platform: t.platform.to_string(),
+        manifest_digest: t.manifest_digest.clone(),
+        config_digest: t.config_digest.clone(),
+        created: t.config.created().clone(),
+        annotations: t.manifest.annotations().clone().unwrap_or_default().into_iter().collect(),
+        labels: t.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default().into_iter().collect(),
+        ..Default::default()
+    };
+    for (i, (l, delta)) in t.layers.iter().zip(&layers).enumerate() {
+        let ch = fs.changes.get(i).cloned().unwrap_or_default();
+        r.layers.push(LayerSummary {
+            digest: delta.digest.clone(),
+            media_type: l.descriptor.media_type().to_string(),
+            compressed_bytes: l.descriptor.size(),
+            uncompressed_bytes: delta.uncompressed_bytes,
+            files_added: ch.added,
+            files_changed: ch.changed,
+            files_deleted: ch.deleted,
+        });
+        r.diagnostics.extend(delta.diagnostics.iter().cloned());
+    }
+    r.diagnostics.extend(fs.diagnostics.iter().cloned());
+    let cx = Context { fs: &fs, target: t, limits };
+    detect::run_all(&cx, &mut r);
+    r
+}

@@ -1,0 +1,237 @@
+//! Blob streams: size-capped, digest-verifying readers and decompression chosen by media type
+//! with magic-byte sniffing.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::oci::LayerType;
+
+/// Wraps a blob stream: hashes it with sha256, counts it, and refuses to read past
+/// `expected_size` (one byte more is read to detect an oversized blob).
+pub struct VerifyingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    expected_size: u64,
+}
+
+impl<R: Read> VerifyingReader<R> {
+    pub fn new(inner: R, expected_size: u64) -> Self {
+        VerifyingReader { inner, hasher: Sha256::new(), count: 0, expected_size }
+    }
+
+    /// Bytes read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Reads the rest of the stream (trailing padding included) so the digest covers all of it.
+    pub fn drain(&mut self) -> io::Result<()> {
+        io::copy(self, &mut io::sink()).map(|_| ())
+    }
+
+    /// Compares what was read with the descriptor. Call after [`VerifyingReader::drain`].
+    pub fn verify(self, expected_digest: &str) -> Result<(), String> {
+        if self.count != self.expected_size {
+            return Err(format!(
+                "size mismatch: descriptor says {} bytes, blob has {}",
+                self.expected_size, self.count
+            ));
+        }
+        let got = format!("sha256:{}", hex(&self.hasher.finalize()));
+        if got != expected_digest {
+            return Err(format!("digest mismatch: content hashes to {got}"));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Allow one byte past the declared size so that an oversized blob is noticed.
+        let allowed = self.expected_size.saturating_add(1).saturating_sub(self.count);
+        if allowed == 0 {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(allowed) as usize;
+        let got = self.inner.read(&mut buf[..n])?;
+        self.hasher.update(&buf[..got]);
+        self.count += got as u64;
+        Ok(got)
+    }
+}
+
+/// Hashes (sha256) and counts the uncompressed stream, for the config's `diff_ids`, and enforces
+/// the per-layer uncompressed size and compression-ratio limits.
+pub struct DiffIdReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    max_bytes: u64,
+    compressed_size: u64,
+    max_ratio: u64,
+}
+
+impl<R: Read> DiffIdReader<R> {
+    pub fn new(inner: R, max_bytes: u64, compressed_size: u64, max_ratio: u64) -> Self {
+        DiffIdReader { inner, hasher: Sha256::new(), count: 0, max_bytes, compressed_size, max_ratio }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The `sha256:` digest of everything read so far.
+    pub fn digest(self) -> (String, u64, R) {
+        (format!("sha256:{}", hex(&self.hasher.finalize())), self.count, self.inner)
+    }
+}
+
+impl<R: Read> Read for DiffIdReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let got = self.inner.read(buf)?;
+        self.hasher.update(&buf[..got]);
+        self.count += got as u64;
+        if self.count > self.max_bytes {
+            return Err(io::Error::other(format!(
+                "limit layer-bytes ({}) exceeded: the layer decompresses to more; raise it with --limit layer-bytes=N",
+                self.max_bytes
+            )));
+        }
+        // Ratio alarm, past the first 64 MiB so that tiny layers of zeros are not flagged.
+        if self.count > 64 << 20 && self.count / self.compressed_size.max(1) > self.max_ratio {
+            return Err(io::Error::other(format!(
+                "limit compression-ratio ({}:1) exceeded: {} compressed bytes expand past {}; raise it with --limit compression-ratio=N",
+                self.max_ratio, self.compressed_size, self.count
+            )));
+        }
+        Ok(got)
+    }
+}
+
+/// Compression actually found in a layer's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    fn from_layer_type(t: LayerType) -> Option<Self> {
+        match t {
+            LayerType::Gzip => Some(Compression::Gzip),
+            LayerType::Zstd => Some(Compression::Zstd),
+            LayerType::Tar => Some(Compression::None),
+            LayerType::Unknown | LayerType::Unspecified => None,
+        }
+    }
+}
+
+/// Looks at the first bytes of a stream.
+pub fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Opens the decompressor for a layer. Returns the decoder, the compression used, and a
+/// note when the media type said something else (or nothing).
+pub fn decompress<'a, R: Read + Send + 'a>(
+    mut raw: BufReader<R>,
+    declared: LayerType,
+    media_type: &str,
+) -> io::Result<(Box<dyn Read + Send + 'a>, Compression, Option<String>)> {
+    let head = raw.fill_buf()?;
+    let found = sniff(head);
+    let note = match Compression::from_layer_type(declared) {
+        Some(c) if c == found => None,
+        Some(c) => Some(format!("media type {media_type} says {c:?} but the bytes are {found:?}; read as {found:?}",)),
+        None if media_type.is_empty() => None,
+        None => Some(format!("media type {media_type:?} is not a known layer type; bytes sniffed as {found:?}")),
+    };
+    let reader: Box<dyn Read + Send + 'a> = match found {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+        Compression::None => Box::new(raw),
+    };
+    Ok((reader, found, note))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// sha256 of a byte slice as a `sha256:` digest string.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// Reads a small document completely, refusing more than `cap` bytes.
+pub fn read_capped<R: Read>(r: R, cap: u64, what: &str) -> Result<Vec<u8>, String> {
+    let mut v = Vec::new();
+    r.take(cap.saturating_add(1)).read_to_end(&mut v).map_err(|e| format!("{what}: {e}"))?;
+    if v.len() as u64 > cap {
+        return Err(format!("{what}: larger than the limit json-bytes ({cap}); raise it with --limit json-bytes=N"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn verifying_reader_catches_size_and_digest() {
+        let data = b"hello world";
+        let d = sha256_digest(data);
+        let mut r = VerifyingReader::new(&data[..], data.len() as u64);
+        r.drain().unwrap();
+        r.verify(&d).unwrap();
+        let mut r = VerifyingReader::new(&data[..], 5);
+        r.drain().unwrap();
+        assert_eq!(r.count(), 6, "reads one byte past the size, no more");
+        assert!(r.verify(&d).unwrap_err().contains("size mismatch"));
+        let mut r = VerifyingReader::new(&b"hello worle"[..], 11);
+        r.drain().unwrap();
+        assert!(r.verify(&d).unwrap_err().contains("digest mismatch"));
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_whole() {
+        let mut out = Vec::new();
+        for part in [b"first ".as_slice(), b"second"] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            out.extend(e.finish().unwrap());
+        }
+        let (mut r, c, note) =
+            decompress(BufReader::new(&out[..]), LayerType::Zstd, "application/vnd.oci.image.layer.v1.tar+zstd")
+                .unwrap();
+        assert_eq!(c, Compression::Gzip);
+        assert!(note.unwrap().contains("says Zstd"));
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "first second");
+    }
+
+    #[test]
+    fn read_capped_refuses_large_documents() {
+        assert!(read_capped(&[0u8; 10][..], 9, "x").unwrap_err().contains("json-bytes"));
+        assert_eq!(read_capped(&[0u8; 10][..], 10, "x").unwrap().len(), 10);
+    }
+}

@@ -1,0 +1,78 @@
+//! Package managers found as binaries, and package databases with their package counts. A
+//! database without a manager (distroless `status.d`, an apk database without apk) is listed
+//! only as a database.
+
+use std::collections::BTreeSet;
+
+use super::{Context, Detector, BIN_DIRS};
+use crate::fs::NodeKind;
+use crate::report::{PackageDatabase, PlatformReport, Tool};
+
+pub struct Packages;
+
+/// Names of package-manager binaries.
+pub const MANAGERS: &[&str] = &[
+    "apt", "apt-get", "dpkg", "apk", "rpm", "dnf", "dnf5", "yum", "microdnf", "tdnf", "zypper", "pacman", "pip",
+    "pip3", "npm", "yarn", "pnpm", "gem",
+];
+
+/// Finds the named executables in the usual bin directories: one entry per name, first
+/// directory first. A name counts when it resolves to an executable regular file.
+pub fn find_tools(cx: &Context, names: &[&str]) -> Vec<Tool> {
+    let mut found = Vec::new();
+    let mut seen = BTreeSet::new();
+    for name in names {
+        for dir in BIN_DIRS {
+            let path = format!("{dir}/{name}");
+            if let Some(t) = tool_at(cx, name, &path) {
+                if seen.insert(name.to_string()) {
+                    found.push(t);
+                }
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// A tool at `path` if it resolves to an executable regular file.
+pub fn tool_at(cx: &Context, name: &str, path: &str) -> Option<Tool> {
+    let (resolved, node) = cx.fs.resolve(path, cx.limits.symlink_hops).ok()?;
+    if !matches!(node.kind, NodeKind::File(_)) || node.mode & 0o111 == 0 {
+        return None;
+    }
+    let target = (resolved != path).then(|| format!("/{resolved}"));
+    Some(Tool { name: name.to_string(), path: format!("/{path}"), target })
+}
+
+impl Detector for Packages {
+    fn name(&self) -> &'static str {
+        "packages"
+    }
+
+    fn run(&self, cx: &Context, r: &mut PlatformReport) {
+        r.package_managers = find_tools(cx, MANAGERS);
+        // pip3.11 and friends
+        for dir in BIN_DIRS {
+            for (path, _) in cx.fs.descendants(dir) {
+                let name = path.rsplit('/').next().unwrap_or("");
+                let versioned_pip =
+                    name.strip_prefix("pip3.").is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()));
+                if versioned_pip && !r.package_managers.iter().any(|t| t.name == name) {
+                    if let Some(t) = tool_at(cx, name, path) {
+                        r.package_managers.push(t);
+                    }
+                }
+            }
+        }
+        for (path, f, _) in cx.fs.files() {
+            let Some((kind, list)) = f.extra.as_ref().and_then(|e| e.pkgdb.as_ref()) else { continue };
+            r.package_databases.push(PackageDatabase {
+                kind: *kind,
+                path: format!("/{path}"),
+                packages: list.packages.as_ref().map(|p| p.len() as u64),
+                package_list: list.packages.clone().unwrap_or_default(),
+            });
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! ELF facts with goblin: machine, kind, linkage, interpreter, NEEDED, SONAME, RPATH/RUNPATH,
+//! stripped, debug sections, and the newest `GLIBC_x.y` symbol version a binary needs.
+//!
+//! Parsing is permissive and isolated: headers and tables are checked to lie inside the file
+//! before goblin sees them, and a panic inside goblin becomes an error for that file alone.
+
+use goblin::elf::{header, program_header, section_header, Elf};
+use serde::Serialize;
+
+/// What a file is, as far as loading goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ElfKind {
+    Executable,
+    SharedLibrary,
+    Other,
+}
+
+/// How a binary gets its libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Linkage {
+    Dynamic,
+    Static,
+    StaticPie,
+}
+
+/// Facts about one ELF file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElfInfo {
+    /// OCI/Go architecture name (`amd64`, `arm64`…), or `unknown-<e_machine>`.
+    pub machine: String,
+    pub bits: u8,
+    pub kind: ElfKind,
+    pub linkage: Linkage,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    pub stripped: bool,
+    /// Bytes in `.debug_*` / `.zdebug_*` sections.
+    pub debug_bytes: u64,
+    /// The newest `GLIBC_x.y` version needed from any library.
+    pub glibc_required: Option<String>,
+    /// Go toolchain version (`go1.22.5`) for Go binaries.
+    pub go_version: Option<String>,
+    /// Set when some facts could not be read (the reason).
+    pub incomplete: Option<String>,
+}
+
+/// Maps `e_machine` (with class and byte order) to the OCI architecture name.
+pub fn machine_name(e_machine: u16, is_64: bool, little: bool) -> String {
+    let s = match (e_machine, is_64, little) {
+        (header::EM_X86_64, true, _) => "amd64",
+        (header::EM_X86_64, false, _) => "amd64p32",
+        (header::EM_386, _, _) => "386",
+        (header::EM_AARCH64, _, true) => "arm64",
+        (header::EM_AARCH64, _, false) => "arm64be",
+        (header::EM_ARM, _, _) => "arm",
+        (header::EM_PPC64, _, true) => "ppc64le",
+        (header::EM_PPC64, _, false) => "ppc64",
+        (header::EM_PPC, _, _) => "ppc",
+        (header::EM_S390, true, _) => "s390x",
+        (header::EM_S390, false, _) => "s390",
+        (header::EM_RISCV, true, _) => "riscv64",
+        (header::EM_RISCV, false, _) => "riscv32",
+        (header::EM_MIPS, true, true) => "mips64le",
+        (header::EM_MIPS, true, false) => "mips64",
+        (header::EM_MIPS, false, true) => "mipsle",
+        (header::EM_MIPS, false, false) => "mips",
+        (258, true, _) => "loong64",
+        (header::EM_SPARCV9, _, _) => "sparc64",
+        (other, _, _) => return format!("unknown-{other}"),
+    };
+    s.to_string()
+}
+
+/// Checks the header tables lie inside the file, before goblin parses anything.
+/// Returns the (possibly corrected) section count goblin may use.
+pub fn precheck(bytes: &[u8], file_size: u64) -> Result<(), String> {
+    if bytes.len() < 16 || &bytes[..4] != b"\x7fELF" {
+        return Err("not an ELF file (no magic)".into());
+    }
+    let hdr = Elf::parse_header(bytes).map_err(|e| format!("bad ELF header: {e}"))?;
+    let ph_end = (hdr.e_phnum as u64)
+        .checked_mul(hdr.e_phentsize as u64)
+        .and_then(|n| n.checked_add(hdr.e_phoff))
+        .ok_or("program header table size overflows")?;
+    if hdr.e_phnum > 0 && ph_end > file_size {
+        return Err(format!(
+            "program header table (ends at {ph_end}) lies beyond the end of the file ({file_size} bytes)"
+        ));
+    }
+    let expect_ph = if hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64 { 56 } else { 32 };
+    if hdr.e_phnum > 0 && hdr.e_phentsize as u64 != expect_ph {
+        return Err(format!("program header entry size {} is not {expect_ph}", hdr.e_phentsize));
+    }
+    Ok(())
+}
+
+fn section_table_ok(bytes: &[u8], file_size: u64) -> bool {
+    let Ok(hdr) = Elf::parse_header(bytes) else { return false };
+    let expect = if hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64 { 64 } else { 40 };
+    let end = (hdr.e_shnum as u64).checked_mul(hdr.e_shentsize as u64).and_then(|n| n.checked_add(hdr.e_shoff));
+    hdr.e_shnum == 0 || (hdr.e_shentsize as u64 == expect && end.is_some_and(|e| e <= file_size))
+}
+
+/// Parses an ELF image held in `bytes` (the whole file, or a sparse copy of it where the
+/// ranges not needed are zero). `file_size` is the real size of the file.
+pub fn parse(bytes: &[u8], file_size: u64) -> Result<ElfInfo, String> {
+    precheck(bytes, file_size)?;
+    let sections_ok = section_table_ok(bytes, file_size);
+    let result = std::panic::catch_unwind(|| parse_inner(bytes, sections_ok));
+    match result {
+        Ok(r) => r,
+        Err(_) => Err("the ELF parser failed on this file (malformed tables)".into()),
+    }
+}
+
+fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
+    let opts = goblin::options::ParseOptions::permissive();
+    let owned;
+    let bytes = if sections_ok {
+        bytes
+    } else {
+        // A section table outside the file: parse without it, as readelf does.
+        owned = without_sections(bytes);
+        &owned[..]
+    };
+    let elf = Elf::parse_with_opts(bytes, &opts).map_err(|e| format!("malformed ELF: {e}"))?;
+    let hdr = &elf.header;
+    let machine = machine_name(hdr.e_machine, elf.is_64, elf.little_endian);
+    let interpreter = elf.interpreter.map(str::to_string).filter(|s| !s.is_empty());
+    let has_dynamic = elf.dynamic.is_some();
+    let flags_1 = elf.dynamic.as_ref().map(|d| d.info.flags_1).unwrap_or(0);
+    let is_pie_flag = flags_1 & goblin::elf::dynamic::DF_1_PIE != 0;
+    let soname = elf.soname.map(str::to_string);
+    let needed: Vec<String> = elf.libraries.iter().map(|s| s.to_string()).collect();
+    let has_interp_ph = elf.program_headers.iter().any(|p| p.p_type == program_header::PT_INTERP);
+    let (kind, linkage) = match hdr.e_type {
+        header::ET_EXEC => {
+            (ElfKind::Executable, if has_interp_ph || !needed.is_empty() { Linkage::Dynamic } else { Linkage::Static })
+        }
+        header::ET_DYN => {
+            if has_interp_ph {
+                let kind = if is_pie_flag || soname.is_none() { ElfKind::Executable } else { ElfKind::SharedLibrary };
+                (kind, Linkage::Dynamic)
+            } else if is_pie_flag {
+                (ElfKind::Executable, Linkage::StaticPie)
+            } else {
+                (ElfKind::SharedLibrary, if has_dynamic { Linkage::Dynamic } else { Linkage::Static })
+            }
+        }
+        _ => (ElfKind::Other, if has_interp_ph || !needed.is_empty() { Linkage::Dynamic } else { Linkage::Static }),
+    };
+    let stripped = !elf.section_headers.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB);
+    let debug_bytes = elf
+        .section_headers
+        .iter()
+        .filter(|s| s.sh_type != section_header::SHT_NOBITS)
+        .filter(|s| {
+            elf.shdr_strtab.get_at(s.sh_name).is_some_and(|n| n.starts_with(".debug_") || n.starts_with(".zdebug_"))
+        })
+        .map(|s| s.sh_size)
+        .fold(0u64, u64::saturating_add);
+    let mut glibc_required: Option<(Vec<u32>, String)> = None;
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                let Some(name) = elf.dynstrtab.get_at(aux.vna_name) else { continue };
+                if let Some(v) = glibc_version_key(name) {
+                    if glibc_required.as_ref().is_none_or(|(best, _)| v > *best) {
+                        glibc_required = Some((v, name.trim_start_matches("GLIBC_").to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let rpath = elf.rpaths.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let runpath =
+        elf.runpaths.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    Ok(ElfInfo {
+        machine,
+        bits: if elf.is_64 { 64 } else { 32 },
+        kind,
+        linkage,
+        interpreter,
+        needed,
+        soname,
+        rpath,
+        runpath,
+        stripped,
+        debug_bytes,
+        glibc_required: glibc_required.map(|(_, s)| s),
+        go_version: None,
+        incomplete: None,
+    })
+}
+
+/// A copy of the bytes with the section-table fields of the header zeroed.
+fn without_sections(bytes: &[u8]) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    let is_64 = v.get(header::EI_CLASS) == Some(&header::ELFCLASS64);
+    let (shoff, shnum) = if is_64 { (0x28..0x30, 0x3c..0x3e) } else { (0x20..0x24, 0x30..0x32) };
+    for r in [shoff, shnum] {
+        if let Some(s) = v.get_mut(r) {
+            s.fill(0);
+        }
+    }
+    v
+}
+
+/// `GLIBC_2.34` → `[2, 34]`; anything else (GLIBC_PRIVATE) → None.
+pub fn glibc_version_key(name: &str) -> Option<Vec<u32>> {
+    let v = name.strip_prefix("GLIBC_")?;
+    parse_version(v)
+}
+
+/// `2.36` → `[2, 36]`.
+pub fn parse_version(v: &str) -> Option<Vec<u32>> {
+    let parts: Option<Vec<u32>> = v.split('.').map(|p| p.parse().ok()).collect();
+    parts.filter(|p| !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_files_are_errors_not_panics() {
+        assert!(parse(b"\x7fELF", 4).is_err());
+        let mut hdr = vec![0u8; 64];
+        hdr[..4].copy_from_slice(b"\x7fELF");
+        hdr[4] = 2;
+        hdr[5] = 1;
+        hdr[6] = 1;
+        // e_phoff = u64::MAX, e_phnum = 1
+        hdr[0x20..0x28].copy_from_slice(&u64::MAX.to_le_bytes());
+        hdr[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        hdr[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        let e = parse(&hdr, 64).unwrap_err();
+        assert!(e.contains("overflows") || e.contains("beyond"), "{e}");
+    }
+
+    #[test]
+    fn glibc_versions_compare_numerically() {
+        assert!(glibc_version_key("GLIBC_2.34").unwrap() > glibc_version_key("GLIBC_2.4").unwrap());
+        assert_eq!(glibc_version_key("GLIBC_PRIVATE"), None);
+        assert_eq!(machine_name(header::EM_AARCH64, true, true), "arm64");
+        assert_eq!(machine_name(header::EM_PPC64, true, true), "ppc64le");
+        assert_eq!(machine_name(9999, true, true), "unknown-9999");
+    }
+}

@@ -1,0 +1,455 @@
+//! The single streaming pass over one layer: verify the blob, decompress, walk the tar entries,
+//! and keep, per entry, only metadata plus what the detectors asked for (ELF facts, small text
+//! files, package lists, version banners).
+
+pub mod elfcap;
+pub mod pkgdb;
+pub mod scan;
+pub mod tar;
+
+use std::io::{self, BufReader, Read};
+use std::sync::Arc;
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::blob::{self, Compression, DiffIdReader, VerifyingReader};
+use crate::diag::Diagnostic;
+use crate::elf::ElfInfo;
+use crate::limits::Limits;
+use crate::oci::{layer_type, resolve::LayerRef, LayerType};
+use crate::source::ImageSource;
+use elfcap::ElfCapture;
+use pkgdb::{DbKind, PkgDbParser, PkgList};
+use scan::Scanner;
+use tar::{RawEntry, TarReader};
+
+/// Content of a regular file, shared between hardlinks.
+#[derive(Debug, Default)]
+pub struct FileData {
+    pub size: u64,
+    /// xxh3-64 of the content, for duplicate detection.
+    pub hash: u64,
+    pub elf: Option<Box<ElfInfo>>,
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rarer facts about a file.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Whole content of a small text file a detector asked for.
+    pub text: Option<Vec<u8>>,
+    pub pkgdb: Option<(DbKind, PkgList)>,
+    /// A version banner found in the content (`GNU C Library … version 2.36`, `BusyBox v1.35.0`).
+    pub banner: Option<String>,
+    /// Why the file's facts are missing or partial.
+    pub error: Option<String>,
+}
+
+/// What one tar entry does to the filesystem.
+#[derive(Debug, Clone)]
+pub enum EntryKind {
+    File(Arc<FileData>),
+    Dir,
+    Symlink(String),
+    /// Hardlink to the given normalised path.
+    Hardlink(String),
+    /// Deletes `path` from lower layers.
+    Whiteout,
+    /// Hides everything below directory `path` in lower layers.
+    Opaque,
+    /// Devices, FIFOs and unknown types: metadata only.
+    Other(u8),
+}
+
+/// One entry of a layer, with its path normalised (no leading `/`, `""` is the root).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+}
+
+/// Everything one layer contributed, read in one pass.
+#[derive(Debug, Default)]
+pub struct LayerDelta {
+    pub digest: String,
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub compression: Option<Compression>,
+    /// False when the layer could not be read completely or failed verification.
+    pub complete: bool,
+    /// True when the media type is not a filesystem layer; nothing was read.
+    pub skipped: bool,
+}
+
+/// Paths whose whole (small) content detectors need.
+fn wants_text(path: &str) -> bool {
+    matches!(
+        path,
+        "etc/os-release"
+            | "usr/lib/os-release"
+            | "etc/shells"
+            | "etc/ld.so.conf"
+            | "etc/alpine-release"
+            | "etc/debian_version"
+            | "etc/redhat-release"
+    ) || path.starts_with("etc/ld.so.conf.d/")
+        || (path.starts_with("etc/ld-musl-") && path.ends_with(".path"))
+}
+
+/// Patterns whose surrounding bytes hold a version, by file name.
+fn banner_pattern(path: &str) -> Option<&'static [u8]> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name == "libc.so.6" || (name.starts_with("libc-2.") && name.ends_with(".so")) {
+        Some(b"GNU C Library")
+    } else if name == "busybox" {
+        Some(b"BusyBox v")
+    } else {
+        None
+    }
+}
+
+/// Normalises a tar path: strips `./` and `/`, resolves `.`/`..` lexically (clamped at the
+/// root), drops empty components. Returns the path and whether it tried to climb out.
+pub fn normalize(raw: &str) -> (String, bool) {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut escaped = false;
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    escaped = true;
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    (parts.join("/"), escaped)
+}
+
+/// Reads one layer completely: verifies its blob digest and size and its diff_id, and returns
+/// what it contains. Failures become diagnostics on a delta marked incomplete.
+pub fn analyse(
+    source: &dyn ImageSource,
+    layer: &LayerRef,
+    limits: &Limits,
+    progress: &(dyn Fn(u64) + Sync),
+) -> LayerDelta {
+    let d = &layer.descriptor;
+    let digest = d.digest().to_string();
+    let media_type = d.media_type().to_string();
+    let mut delta = LayerDelta { digest: digest.clone(), compressed_bytes: d.size(), ..Default::default() };
+    let declared = layer_type(&media_type);
+    if declared == LayerType::Unknown && !media_type.contains("tar") {
+        delta.skipped = true;
+        delta.complete = true;
+        delta.diagnostics.push(Diagnostic::warning(
+            Some(&digest),
+            None,
+            format!("media type {media_type} is not a filesystem layer; skipped"),
+        ));
+        return delta;
+    }
+    let blob = match source.open_blob(d) {
+        Ok(b) => b,
+        Err(e) => {
+            delta.diagnostics.push(Diagnostic::error(Some(&digest), None, e.to_string()));
+            return delta;
+        }
+    };
+    let counting = Counting { inner: blob, progress };
+    let mut verify = VerifyingReader::new(counting, d.size());
+    let outcome = read_layer(&mut verify, layer, &media_type, declared, limits, &mut delta);
+    if let Err(message) = outcome {
+        delta.diagnostics.push(Diagnostic::error(Some(&digest), None, message));
+        return delta;
+    }
+    if let Err(e) = verify.drain() {
+        delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("reading the blob: {e}")));
+        return delta;
+    }
+    let verdict = if layer.synthesized {
+        let expected = d.size();
+        if verify.count() != expected {
+            Err(format!("size mismatch: {expected} bytes expected, {} read", verify.count()))
+        } else {
+            Ok(())
+        }
+    } else {
+        verify.verify(&digest)
+    };
+    match verdict {
+        Ok(()) => delta.complete = delta.diagnostics.iter().all(|d| d.severity != crate::diag::Severity::Error),
+        Err(m) => {
+            delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("blob verification failed: {m}")))
+        }
+    }
+    delta
+}
+
+struct Counting<'p, R> {
+    inner: R,
+    progress: &'p (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+fn read_layer<R: Read + Send>(
+    raw: &mut VerifyingReader<R>,
+    layer: &LayerRef,
+    media_type: &str,
+    declared: LayerType,
+    limits: &Limits,
+    delta: &mut LayerDelta,
+) -> Result<(), String> {
+    let digest = delta.digest.clone();
+    let (decoder, compression, note) = blob::decompress(BufReader::with_capacity(256 << 10, raw), declared, media_type)
+        .map_err(|e| format!("reading the blob: {e}"))?;
+    delta.compression = Some(compression);
+    if let Some(note) = note {
+        if declared != LayerType::Unspecified {
+            delta.diagnostics.push(Diagnostic::warning(Some(&digest), None, note));
+        }
+    }
+    let hashed = DiffIdReader::new(decoder, limits.layer_bytes, layer.descriptor.size(), limits.compression_ratio);
+    let mut tar = TarReader::new(BufReader::with_capacity(256 << 10, hashed), limits);
+    let walked = walk(&mut tar, limits, delta);
+    let mut rest = tar.into_inner();
+    if let Err(e) = walked {
+        delta.diagnostics.push(Diagnostic::error(
+            Some(&digest),
+            e.1.as_deref(),
+            format!("layer tar is damaged {}; entries before it are kept", e.0),
+        ));
+    }
+    // Read to EOF so that both digests cover the whole stream (trailing padding included).
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| format!("decompressing: {e}"))?;
+    let (diff_id, count, _) = rest.into_inner().digest();
+    delta.uncompressed_bytes = count;
+    if let Some(expected) = &layer.diff_id {
+        if *expected != diff_id {
+            return Err(format!("diff_id mismatch: config expects {expected}, uncompressed layer hashes to {diff_id}"));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the entries of a tar stream into `delta`. On a damaged stream returns the error and
+/// the path of the entry being read, keeping what was read before.
+fn walk<R: Read>(
+    tar: &mut TarReader<R>,
+    limits: &Limits,
+    delta: &mut LayerDelta,
+) -> Result<(), (tar::TarError, Option<String>)> {
+    let mut buf = vec![0u8; 256 << 10];
+    let digest = delta.digest.clone();
+    while let Some(raw) = tar.next_entry().map_err(|e| (e, None))? {
+        let raw_path = String::from_utf8_lossy(&raw.path).into_owned();
+        let (path, escaped) = normalize(&raw_path);
+        if escaped {
+            delta.diagnostics.push(Diagnostic::warning(
+                Some(&digest),
+                Some(&raw_path),
+                format!("path climbs above the root; kept as /{path}"),
+            ));
+        }
+        if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
+            delta.diagnostics.push(Diagnostic::error(
+                Some(&digest),
+                Some(&raw_path[..raw_path.len().min(200)]),
+                format!(
+                    "path exceeds limit path-bytes ({}) or path-depth ({}); entry skipped",
+                    limits.path_bytes, limits.path_depth
+                ),
+            ));
+            continue;
+        }
+        let name = path.rsplit('/').next().unwrap_or("");
+        let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        if let Some(target) = name.strip_prefix(".wh.") {
+            // Whiteouts are recognised by name whatever their type; their content is skipped.
+            let kind = if name == ".wh..wh..opq" {
+                Some((parent.to_string(), EntryKind::Opaque))
+            } else if name.starts_with(".wh..wh.") {
+                None // AUFS metadata (.wh..wh.plnk and friends) is handled below or ignored
+            } else {
+                if target.is_empty() || target == "." || target == ".." {
+                    delta.diagnostics.push(Diagnostic::error(
+                        Some(&digest),
+                        Some(&path),
+                        "whiteout without a name to delete; ignored",
+                    ));
+                    continue;
+                }
+                let p = if parent.is_empty() { target.to_string() } else { format!("{parent}/{target}") };
+                Some((p, EntryKind::Whiteout))
+            };
+            if let Some((p, kind)) = kind {
+                delta.entries.push(Entry { path: p, kind, mode: 0, uid: 0, gid: 0 });
+                continue;
+            }
+            if !path.starts_with(".wh..wh.plnk/") {
+                continue;
+            }
+        }
+        let kind = match raw.typeflag {
+            b'0' | 0 | b'7' | b'S' => {
+                let data = read_file(tar, &raw, &path, limits, &mut buf).map_err(|e| (e, Some(path.clone())))?;
+                EntryKind::File(Arc::new(data))
+            }
+            b'5' => EntryKind::Dir,
+            b'2' => {
+                if path.is_empty() {
+                    delta.diagnostics.push(Diagnostic::warning(
+                        Some(&digest),
+                        Some(&raw_path),
+                        "symlink replacing the root; ignored",
+                    ));
+                    continue;
+                }
+                EntryKind::Symlink(String::from_utf8_lossy(&raw.link).into_owned())
+            }
+            b'1' => {
+                let (target, escaped) = normalize(&String::from_utf8_lossy(&raw.link));
+                if escaped || target.is_empty() || target == path {
+                    delta.diagnostics.push(Diagnostic::warning(
+                        Some(&digest),
+                        Some(&path),
+                        format!("hardlink to {:?} rejected", String::from_utf8_lossy(&raw.link)),
+                    ));
+                    continue;
+                }
+                EntryKind::Hardlink(target)
+            }
+            b'3' | b'4' | b'6' => EntryKind::Other(raw.typeflag),
+            other => {
+                delta.diagnostics.push(Diagnostic::warning(
+                    Some(&digest),
+                    Some(&path),
+                    format!("unknown tar entry type {:?}; kept as metadata only", other as char),
+                ));
+                EntryKind::Other(other)
+            }
+        };
+        if path.is_empty() && !matches!(kind, EntryKind::Dir) {
+            delta.diagnostics.push(Diagnostic::warning(
+                Some(&digest),
+                Some("/"),
+                "non-directory entry for the root; ignored",
+            ));
+            continue;
+        }
+        delta.entries.push(Entry { path, kind, mode: raw.mode, uid: raw.uid, gid: raw.gid });
+    }
+    Ok(())
+}
+
+/// Streams one regular file's data, computing its hash and whatever detectors asked for.
+fn read_file<R: Read>(
+    tar: &mut TarReader<R>,
+    raw: &RawEntry,
+    path: &str,
+    limits: &Limits,
+    buf: &mut [u8],
+) -> Result<FileData, tar::TarError> {
+    let size = raw.size;
+    let mut hasher = Xxh3::new();
+    let mut elf: Option<ElfCapture> = None;
+    let mut elf_note: Option<String> = None;
+    let mut text: Option<Vec<u8>> = wants_text(path).then(Vec::new);
+    let mut db = pkgdb::kind_for(path).map(|k| (k, PkgDbParser::new(k, path)));
+    let mut banner = banner_pattern(path).map(|p| Scanner::new(p, 160));
+    let mut first = true;
+    loop {
+        let n = tar.read_data(buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        if first {
+            first = false;
+            if chunk.starts_with(b"\x7fELF") && size >= 52 {
+                if size > limits.elf_bytes {
+                    elf_note = Some(format!(
+                        "ELF file of {size} bytes exceeds limit elf-bytes ({}); not parsed",
+                        limits.elf_bytes
+                    ));
+                } else {
+                    match ElfCapture::new(size, limits) {
+                        Ok(c) => elf = Some(c),
+                        Err(e) => elf_note = Some(format!("cannot allocate a buffer for the ELF parse: {e}")),
+                    }
+                }
+            }
+        }
+        if let Some(c) = &mut elf {
+            c.feed(chunk);
+        }
+        if let Some(t) = &mut text {
+            if (t.len() as u64) < limits.text_bytes {
+                let room = (limits.text_bytes - t.len() as u64) as usize;
+                t.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
+        }
+        if let Some((_, p)) = &mut db {
+            p.feed(chunk);
+        }
+        if let Some(s) = &mut banner {
+            s.feed(chunk);
+        }
+    }
+    let elf_info = match elf.map(ElfCapture::finish) {
+        Some(Ok(info)) => Some(Box::new(info)),
+        Some(Err(e)) => {
+            elf_note = Some(format!("ELF not parseable: {e}"));
+            None
+        }
+        None => None,
+    };
+    let banner = banner.and_then(|s| s.result().map(|r| String::from_utf8_lossy(r).into_owned()));
+    let extra = if text.is_some() || db.is_some() || banner.is_some() || elf_note.is_some() {
+        Some(Box::new(Extra { text, pkgdb: db.map(|(k, p)| (k, p.finish())), banner, error: elf_note }))
+    } else {
+        None
+    };
+    Ok(FileData { size: raw.logical_size, hash: hasher.digest(), elf: elf_info, extra })
+}
+
+/// Summary of a layer for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerSummary {
+    pub digest: String,
+    pub media_type: String,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub files_added: u64,
+    pub files_changed: u64,
+    pub files_deleted: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_clamps_and_flags() {
+        assert_eq!(normalize("./etc//x/."), ("etc/x".to_string(), false));
+        assert_eq!(normalize("/etc/shadow"), ("etc/shadow".to_string(), false));
+        assert_eq!(normalize("../../etc/passwd"), ("etc/passwd".to_string(), true));
+        assert_eq!(normalize("..\\..\\tmp\\x"), ("..\\..\\tmp\\x".to_string(), false));
+        assert_eq!(normalize("./"), (String::new(), false));
+    }
+}

@@ -1,0 +1,431 @@
+//! A bounded, streaming tar reader: headers parsed with the `tar` crate's `Header`, extension
+//! records (GNU long names, PAX, old-GNU sparse maps) read here with every length capped.
+//!
+//! The `tar` crate's own iterator reads long names and PAX records without a bound and, in raw
+//! mode, does not let PAX `size` override the header; so the entry sequence is walked here.
+
+use std::io::{self, Read};
+
+use crate::limits::Limits;
+
+const BLOCK: u64 = 512;
+
+/// One entry of a tar stream, after its extension records were applied.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// Path bytes as stored (long name or PAX path applied), not normalised.
+    pub path: Vec<u8>,
+    /// Link target bytes for symlinks and hardlinks.
+    pub link: Vec<u8>,
+    /// The typeflag byte (`b'0'`, `b'5'`, `b'2'`…).
+    pub typeflag: u8,
+    /// Bytes of data stored in the archive for this entry.
+    pub size: u64,
+    /// Logical file size (differs from `size` for sparse files).
+    pub logical_size: u64,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Offset of the entry's first header in the uncompressed stream.
+    pub offset: u64,
+    /// Offset of the entry's data.
+    pub data_offset: u64,
+}
+
+impl RawEntry {
+    pub fn is_file(&self) -> bool {
+        matches!(self.typeflag, b'0' | 0 | b'7' | b'S')
+    }
+}
+
+/// A malformed or over-limit tar stream, with the byte offset where it went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("at byte offset {offset}: {message}")]
+pub struct TarError {
+    pub offset: u64,
+    pub message: String,
+}
+
+/// Reads tar entries from a stream, one at a time; the data of the current entry can be read
+/// through [`TarReader::data`] before asking for the next one (unread data is skipped).
+pub struct TarReader<R> {
+    inner: R,
+    pos: u64,
+    /// Data bytes of the current entry not read yet, plus padding to the next block.
+    remaining: u64,
+    padding: u64,
+    limits: Limits,
+    entries: u64,
+}
+
+impl<R: Read> TarReader<R> {
+    pub fn new(inner: R, limits: &Limits) -> Self {
+        TarReader { inner, pos: 0, remaining: 0, padding: 0, limits: limits.clone(), entries: 0 }
+    }
+
+    /// Bytes consumed from the stream so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Gives back the inner reader, e.g. to drain it to EOF.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    fn err(&self, offset: u64, message: impl Into<String>) -> TarError {
+        TarError { offset, message: message.into() }
+    }
+
+    fn io_err(&self, e: io::Error) -> TarError {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            self.err(self.pos, "unexpected end of stream")
+        } else {
+            self.err(self.pos, format!("read error: {e}"))
+        }
+    }
+
+    fn skip(&mut self, mut n: u64) -> Result<(), TarError> {
+        let mut buf = [0u8; 8192];
+        while n > 0 {
+            let want = n.min(buf.len() as u64) as usize;
+            let got = self.inner.read(&mut buf[..want]).map_err(|e| self.io_err(e))?;
+            if got == 0 {
+                return Err(self.err(self.pos, "unexpected end of stream inside entry data"));
+            }
+            self.pos += got as u64;
+            n -= got as u64;
+        }
+        Ok(())
+    }
+
+    /// Reads a whole block, or returns `Ok(false)` at a clean end of stream.
+    fn read_block(&mut self, block: &mut [u8; 512]) -> Result<bool, TarError> {
+        let mut filled = 0;
+        while filled < block.len() {
+            let got = self.inner.read(&mut block[filled..]).map_err(|e| self.io_err(e))?;
+            if got == 0 {
+                if filled == 0 {
+                    return Ok(false);
+                }
+                return Err(self.err(self.pos, format!("header truncated after {filled} bytes")));
+            }
+            filled += got;
+            self.pos += got as u64;
+        }
+        Ok(true)
+    }
+
+    /// Reads the data of an extension record, bounded by the extension limit.
+    fn read_extension(&mut self, size: u64, what: &str, offset: u64) -> Result<Vec<u8>, TarError> {
+        if size > self.limits.extension_bytes {
+            return Err(self.err(
+                offset,
+                format!(
+                    "{what} record of {size} bytes exceeds limit extension-bytes ({}); raise it with --limit extension-bytes=N",
+                    self.limits.extension_bytes
+                ),
+            ));
+        }
+        let mut v = vec![0u8; size as usize];
+        self.inner.read_exact(&mut v).map_err(|e| self.io_err(e))?;
+        self.pos += size;
+        let pad = padding(size);
+        self.skip(pad)?;
+        Ok(v)
+    }
+
+    /// Returns the next entry, or `None` at the end of the archive.
+    pub fn next_entry(&mut self) -> Result<Option<RawEntry>, TarError> {
+        let rest = self.remaining + self.padding;
+        self.remaining = 0;
+        self.padding = 0;
+        self.skip(rest)?;
+
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        let mut pax: Option<Vec<u8>> = None;
+        let mut first_offset = None;
+        let mut block = [0u8; 512];
+        loop {
+            let offset = self.pos;
+            if !self.read_block(&mut block)? {
+                if first_offset.is_some() {
+                    return Err(self.err(offset, "extension records with no entry after them"));
+                }
+                return Ok(None);
+            }
+            if block.iter().all(|b| *b == 0) {
+                if first_offset.is_some() {
+                    return Err(self.err(offset, "extension records followed by the end of the archive"));
+                }
+                return Ok(None);
+            }
+            first_offset.get_or_insert(offset);
+            self.entries += 1;
+            if self.entries > self.limits.entries_per_layer {
+                return Err(self.err(
+                    offset,
+                    format!(
+                        "more than {} entries; raise it with --limit entries-per-layer=N",
+                        self.limits.entries_per_layer
+                    ),
+                ));
+            }
+            let header = tar::Header::from_byte_slice(&block);
+            verify_checksum(&block).map_err(|m| self.err(offset, m))?;
+            let typeflag = block[156];
+            let header_size = header.entry_size().map_err(|e| self.err(offset, format!("bad size field: {e}")))?;
+            match typeflag {
+                b'L' => {
+                    let v = self.read_extension(header_size, "GNU long name", offset)?;
+                    long_name = Some(trim_nul(v));
+                    continue;
+                }
+                b'K' => {
+                    let v = self.read_extension(header_size, "GNU long link", offset)?;
+                    long_link = Some(trim_nul(v));
+                    continue;
+                }
+                b'x' | b'X' => {
+                    let v = self.read_extension(header_size, "PAX", offset)?;
+                    validate_pax(&v).map_err(|m| self.err(offset, m))?;
+                    pax = Some(v);
+                    continue;
+                }
+                b'g' => {
+                    let v = self.read_extension(header_size, "PAX global", offset)?;
+                    validate_pax(&v).map_err(|m| self.err(offset, m))?;
+                    continue;
+                }
+                _ => {}
+            }
+
+            let mut path = long_name.take().unwrap_or_else(|| header.path_bytes().into_owned());
+            let mut link =
+                long_link.take().or_else(|| header.link_name_bytes().map(|c| c.into_owned())).unwrap_or_default();
+            let mut size = header_size;
+            let mut uid = header.uid().unwrap_or(0);
+            let mut gid = header.gid().unwrap_or(0);
+            if let Some(p) = &pax {
+                for ext in tar::PaxExtensions::new(p).flatten() {
+                    match ext.key_bytes() {
+                        b"path" => path = ext.value_bytes().to_vec(),
+                        b"linkpath" => link = ext.value_bytes().to_vec(),
+                        b"size" => {
+                            size = parse_pax_u64(ext.value_bytes())
+                                .ok_or_else(|| self.err(offset, "PAX size is not a number"))?
+                        }
+                        b"uid" => uid = parse_pax_u64(ext.value_bytes()).unwrap_or(uid),
+                        b"gid" => gid = parse_pax_u64(ext.value_bytes()).unwrap_or(gid),
+                        _ => {}
+                    }
+                }
+            }
+            if path.contains(&0) {
+                return Err(self.err(offset, "path contains a NUL byte"));
+            }
+            let mut logical_size = size;
+            if typeflag == b'S' {
+                // Old GNU sparse: the header holds the real size; extension blocks of the
+                // sparse map follow the header while `isextended` is set.
+                if let Some(gnu) = header.as_gnu() {
+                    logical_size = gnu.real_size().unwrap_or(size);
+                    let mut extended = gnu.is_extended();
+                    let mut blocks = 0u64;
+                    while extended {
+                        blocks += 1;
+                        if blocks * BLOCK > self.limits.extension_bytes {
+                            return Err(self.err(offset, "sparse map exceeds limit extension-bytes"));
+                        }
+                        let mut ext = [0u8; 512];
+                        if !self.read_block(&mut ext)? {
+                            return Err(self.err(self.pos, "unexpected end of stream in sparse map"));
+                        }
+                        extended = ext[504] != 0;
+                    }
+                }
+            }
+            let data_offset = self.pos;
+            self.remaining = size;
+            self.padding = padding(size);
+            return Ok(Some(RawEntry {
+                path,
+                link,
+                typeflag,
+                size,
+                logical_size,
+                mode: header.mode().unwrap_or(0o644),
+                uid,
+                gid,
+                offset: first_offset.unwrap_or(offset),
+                data_offset,
+            }));
+        }
+    }
+
+    /// Reads data of the current entry; returns 0 at its end. A stream that ends early is an error.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, TarError> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(self.remaining) as usize;
+        let got = self.inner.read(&mut buf[..want]).map_err(|e| self.io_err(e))?;
+        if got == 0 {
+            return Err(
+                self.err(self.pos, format!("unexpected end of stream, {} bytes of entry data missing", self.remaining))
+            );
+        }
+        self.pos += got as u64;
+        self.remaining -= got as u64;
+        Ok(got)
+    }
+}
+
+fn padding(size: u64) -> u64 {
+    (BLOCK - size % BLOCK) % BLOCK
+}
+
+fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+    v
+}
+
+fn parse_pax_u64(v: &[u8]) -> Option<u64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// Checks every PAX record's framing (`LEN KEY=VALUE\n`); malformed records are an error,
+/// never silently skipped.
+fn validate_pax(data: &[u8]) -> Result<(), String> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        let sp = rest.iter().position(|b| *b == b' ').ok_or("PAX record without a length")?;
+        let len: usize = std::str::from_utf8(&rest[..sp])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("PAX record length is not a number")?;
+        if len <= sp + 1 || len > rest.len() {
+            return Err(format!("PAX record length {len} is out of range"));
+        }
+        let record = &rest[sp + 1..len];
+        if record.last() != Some(&b'\n') {
+            return Err("PAX record does not end with a newline".into());
+        }
+        if !record.contains(&b'=') {
+            return Err("PAX record without '='".into());
+        }
+        rest = &rest[len..];
+    }
+    Ok(())
+}
+
+fn verify_checksum(block: &[u8; 512]) -> Result<(), String> {
+    let field = &block[148..156];
+    let text: String = field.iter().take_while(|b| **b != 0).map(|b| *b as char).collect();
+    let stored = u32::from_str_radix(text.trim(), 8).map_err(|_| format!("bad header checksum field {text:?}"))?;
+    let unsigned: u32 =
+        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 }).sum();
+    let signed: i64 =
+        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as i8 as i64 }).sum();
+    if stored == unsigned || stored as i64 == signed {
+        Ok(())
+    } else {
+        Err(format!("header checksum mismatch (stored {stored}, computed {unsigned})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(path: &str, typeflag: u8, size: u64) -> [u8; 512] {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(path).unwrap();
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::new(typeflag));
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut b = [0u8; 512];
+        b.copy_from_slice(h.as_bytes());
+        b
+    }
+
+    fn pax_record(key: &str, value: &str) -> Vec<u8> {
+        let body = format!(" {key}={value}\n");
+        let mut digits = 1;
+        while (digits + body.len()).to_string().len() != digits {
+            digits += 1;
+        }
+        format!("{}{body}", digits + body.len()).into_bytes()
+    }
+
+    fn padded(mut v: Vec<u8>) -> Vec<u8> {
+        let pad = padding(v.len() as u64) as usize;
+        v.extend(std::iter::repeat_n(0, pad));
+        v
+    }
+
+    #[test]
+    fn pax_size_overrides_header_size() {
+        let mut stream = Vec::new();
+        let rec = pax_record("size", "5");
+        stream.extend(header("././@PaxHeader", b'x', rec.len() as u64));
+        stream.extend(padded(rec));
+        stream.extend(header("a.txt", b'0', 600)); // ustar size lies
+        stream.extend(padded(b"hello".to_vec()));
+        stream.extend(header("b.txt", b'0', 2));
+        stream.extend(padded(b"hi".to_vec()));
+        stream.extend([0u8; 1024]);
+        let mut r = TarReader::new(&stream[..], &Limits::default());
+        let a = r.next_entry().unwrap().unwrap();
+        assert_eq!(a.path, b"a.txt");
+        assert_eq!(a.size, 5);
+        let b = r.next_entry().unwrap().unwrap();
+        assert_eq!(b.path, b"b.txt");
+        assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn long_name_is_bounded() {
+        let mut stream = Vec::new();
+        stream.extend(header("././@LongLink", b'L', 2 << 20));
+        stream.extend(vec![b'a'; 4096]);
+        let mut r = TarReader::new(&stream[..], &Limits::default());
+        let e = r.next_entry().unwrap_err();
+        assert!(e.message.contains("extension-bytes"), "{e}");
+        assert_eq!(e.offset, 0);
+    }
+
+    #[test]
+    fn truncated_data_is_an_error_with_offset() {
+        let mut stream = Vec::new();
+        stream.extend(header("a", b'0', 1000));
+        stream.extend(vec![1u8; 10]);
+        let mut r = TarReader::new(&stream[..], &Limits::default());
+        r.next_entry().unwrap().unwrap();
+        let mut buf = [0u8; 4096];
+        assert_eq!(r.read_data(&mut buf).unwrap(), 10);
+        let e = r.read_data(&mut buf).unwrap_err();
+        assert!(e.message.contains("990 bytes"), "{e}");
+    }
+
+    #[test]
+    fn bad_checksum_and_malformed_pax() {
+        let mut h = header("a", b'0', 0);
+        h[0] = b'b';
+        let mut r = TarReader::new(&h[..], &Limits::default());
+        assert!(r.next_entry().unwrap_err().message.contains("checksum"));
+        let mut stream = Vec::new();
+        let rec = b"12 pathnoeq\n".to_vec();
+        stream.extend(header("x", b'x', rec.len() as u64));
+        stream.extend(padded(rec));
+        let mut r = TarReader::new(&stream[..], &Limits::default());
+        assert!(r.next_entry().unwrap_err().message.contains("PAX"));
+    }
+}

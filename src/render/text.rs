@@ -1,0 +1,167 @@
+//! The readable report: one block per platform. Colour comes from anstream, which strips it
+//! when stdout is not a terminal or `NO_COLOR` is set.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::RenderOptions;
+use crate::diag::Severity;
+use crate::report::{ImageReport, PlatformReport, Tool};
+
+const HEAD: Style = Style::new().bold();
+const KEY: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+const ERR: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red))).bold();
+
+/// `1.2 MB`-style sizes (decimal units, as registries and dive print them).
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn tools(list: &[Tool]) -> String {
+    if list.is_empty() {
+        return "none".into();
+    }
+    list.iter()
+        .map(|t| match &t.target {
+            Some(target) => format!("{} ({} -> {target})", t.name, t.path),
+            None => format!("{} ({})", t.name, t.path),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn render(reports: &[ImageReport], opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    for r in reports {
+        write!(out, "{HEAD}{}{HEAD:#}", r.reference)?;
+        if let Some(d) = &r.digest {
+            write!(out, "  {d}")?;
+        }
+        writeln!(out)?;
+        if r.attestations_skipped > 0 {
+            writeln!(out, "  {} attestation manifest(s) skipped", r.attestations_skipped)?;
+        }
+        if !r.platforms_skipped.is_empty() {
+            writeln!(out, "  not selected: {}", r.platforms_skipped.join(", "))?;
+        }
+        for d in &r.diagnostics {
+            let style = if d.severity == Severity::Error { ERR } else { WARN };
+            writeln!(out, "  {style}{:?}{style:#}: {}", d.severity, d.message)?;
+        }
+        for p in &r.platforms {
+            platform(p, opts, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let row = |out: &mut dyn Write, k: &str, v: String| writeln!(out, "  {KEY}{k:<18}{KEY:#}{v}");
+    writeln!(out)?;
+    writeln!(out, "{HEAD}{}{HEAD:#}  manifest {}", p.platform, p.manifest_digest)?;
+    if let Some(os) = &p.os_release {
+        let name = os.pretty_name.clone().or_else(|| os.id.clone()).unwrap_or_default();
+        row(out, "os", name)?;
+    }
+    let compressed: u64 = p.layers.iter().map(|l| l.compressed_bytes).sum();
+    let uncompressed: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).sum();
+    row(
+        out,
+        "layers",
+        format!("{} ({} compressed, {} uncompressed)", p.layers.len(), human(compressed), human(uncompressed)),
+    )?;
+    row(out, "files", format!("{} regular files, {}", p.files, human(p.bytes)))?;
+    let l = &p.libc;
+    let mut libc = l.kind.clone();
+    if let Some(v) = &l.version {
+        libc.push_str(&format!(" {v}"));
+    }
+    if !l.loaders.is_empty() {
+        libc.push_str(&format!("; loaders {}", l.loaders.join(", ")));
+    }
+    row(out, "libc", libc)?;
+    if let Some(v) = &l.newest_glibc_required {
+        row(out, "newest GLIBC need", format!("{v} ({})", l.newest_glibc_required_by.as_deref().unwrap_or("?")))?;
+    }
+    let s = &p.elf_summary;
+    let linkage: Vec<String> = s.by_linkage.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let machines: Vec<String> = s.by_machine.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    row(
+        out,
+        "ELF files",
+        if s.total == 0 {
+            "none".into()
+        } else {
+            format!(
+                "{} ({} executables, {} shared libraries; {}; {}; {} stripped{})",
+                s.total,
+                s.executables,
+                s.shared_libraries,
+                linkage.join(", "),
+                machines.join(", "),
+                s.stripped,
+                if s.go_binaries > 0 { format!("; {} Go", s.go_binaries) } else { String::new() }
+            )
+        },
+    )?;
+    row(out, "shells", tools(&p.shells))?;
+    row(out, "package managers", tools(&p.package_managers))?;
+    let dbs: Vec<String> = p
+        .package_databases
+        .iter()
+        .map(|d| match d.packages {
+            Some(n) => format!("{} ({n} packages)", d.path),
+            None => format!("{} (count not read)", d.path),
+        })
+        .collect();
+    row(out, "package databases", if dbs.is_empty() { "none".into() } else { dbs.join(", ") })?;
+    if opts.details {
+        writeln!(out, "  {KEY}binaries{KEY:#}")?;
+        for b in &p.binaries {
+            let mut line = format!("    {} {} {:?} {:?}", b.path, b.machine, b.kind, b.linkage);
+            if let Some(i) = &b.interpreter {
+                line.push_str(&format!(" interp={i}"));
+            }
+            if !b.needed.is_empty() {
+                line.push_str(&format!(" needs={}", b.needed.join(",")));
+            }
+            if !b.runpath.is_empty() || !b.rpath.is_empty() {
+                line.push_str(&format!(" runpath={}", [b.rpath.clone(), b.runpath.clone()].concat().join(":")));
+            }
+            if let Some(g) = &b.glibc_required {
+                line.push_str(&format!(" GLIBC_{g}"));
+            }
+            if let Some(g) = &b.go_version {
+                line.push_str(&format!(" {g}"));
+            }
+            if !b.stripped {
+                line.push_str(" not-stripped");
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    for d in &p.diagnostics {
+        let style = if d.severity == Severity::Error { ERR } else { WARN };
+        let mut where_ = String::new();
+        if let Some(l) = &d.layer {
+            where_.push_str(&format!(" layer {}", crate::oci::short_digest(l)));
+        }
+        if let Some(path) = &d.path {
+            where_.push_str(&format!(" {path}"));
+        }
+        writeln!(out, "  {style}{:?}{style:#}{where_}: {}", d.severity, d.message)?;
+    }
+    Ok(())
+}
