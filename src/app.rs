@@ -27,9 +27,26 @@ pub struct ScanOptions {
     pub progress: bool,
 }
 
-/// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
-/// failures are diagnostics in the report.
-pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
+/// An image read up to its layers: what the reference resolved to, and each distinct layer's
+/// delta. Merging and detection happen per platform from here.
+pub struct Loaded {
+    pub reference: String,
+    pub pin: Option<String>,
+    pub resolution: resolve::Resolution,
+    pub deltas: HashMap<String, LayerDelta>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The merged view of one target's layers.
+    pub fn merged(&self, t: &Target) -> MergedFs {
+        MergedFs::build(t.layers.iter().filter_map(|l| self.deltas.get(&l.descriptor.digest().to_string())))
+    }
+}
+
+/// Opens an image, resolves its platforms and reads every distinct layer once. An `Err` means
+/// nothing of the image could be read (exit code 2).
+pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
     let source = source::open(reference, &opts.limits)?;
     let roots = source.roots()?;
     let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
@@ -48,19 +65,25 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
             if res.platforms_skipped.is_empty() { "none".to_string() } else { res.platforms_skipped.join(", ") };
         return Err(Error::NoPlatform(format!("{reference}: no manifest for {wanted}; available: {available}")));
     }
-
     let deltas = read_layers(source.as_ref(), &res.targets, opts);
+    Ok(Loaded { reference: reference.to_string(), pin: roots.pin, resolution: res, deltas, diagnostics })
+}
+
+/// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
+/// failures are diagnostics in the report.
+pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
+    let loaded = load(reference, opts)?;
     let platforms: Vec<PlatformReport> =
-        res.targets.par_iter().map(|t| platform_report(t, &deltas, &opts.limits)).collect();
+        loaded.resolution.targets.par_iter().map(|t| platform_report(t, &loaded, &opts.limits)).collect();
     Ok(ImageReport {
         schema_version: SCHEMA_VERSION,
-        reference: reference.to_string(),
-        digest: roots.pin,
+        reference: loaded.reference,
+        digest: loaded.pin,
         platforms,
         findings: Vec::new(),
-        attestations_skipped: res.attestations_skipped,
-        platforms_skipped: res.platforms_skipped,
-        diagnostics,
+        attestations_skipped: loaded.resolution.attestations_skipped,
+        platforms_skipped: loaded.resolution.platforms_skipped,
+        diagnostics: loaded.diagnostics,
     })
 }
 
@@ -100,10 +123,10 @@ fn read_layers(
         .collect()
 }
 
-fn platform_report(t: &Target, deltas: &HashMap<String, LayerDelta>, limits: &Limits) -> PlatformReport {
+fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits) -> PlatformReport {
     let layers: Vec<&LayerDelta> =
-        t.layers.iter().filter_map(|l| deltas.get(&l.descriptor.digest().to_string())).collect();
-    let fs = MergedFs::build(layers.iter().copied());
+        t.layers.iter().filter_map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
+    let fs = loaded.merged(t);
     let mut r = PlatformReport {
         platform: t.platform.to_string(),
         manifest_digest: t.manifest_digest.clone(),

@@ -19,7 +19,7 @@ impl Detector for Binaries {
             r.bytes += f.size;
             if let Some(err) = f.extra.as_ref().and_then(|e| e.error.as_ref()) {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
-                r.diagnostics.push(Diagnostic::warning(layer, Some(&format!("/{path}")), err.clone()));
+                r.diagnostics.push(Diagnostic::error(layer, Some(&format!("/{path}")), err.clone()));
             }
             let Some(e) = &f.elf else { continue };
             if let Some(why) = &e.incomplete {

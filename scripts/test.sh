@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs the system packages the tests need when they are missing
+# (Debian, idempotent), then runs cargo's tests. Tests never skip for a missing tool: they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: binutils (readelf, for the ELF agreement test).
+packages=(binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast "$@"
+  # nextest does not run doctests
+  cargo test --doc --quiet
+else
+  cargo test --no-fail-fast "$@"
+fi

@@ -1,0 +1,232 @@
+//! Bad input: missing files, non-image tars, corrupt, truncated and mismatched layers, malformed
+//! ELF files, a platform whose manifest is gone. Each gives a clear error naming the image, layer
+//! and path; the rest of the image is still reported; nothing panics.
+
+mod common;
+
+use common::{copy_dir, layout, only_platform, scan, testdata, Comp, Image, E};
+use layerscope::app::{self, ScanOptions};
+use layerscope::diag::Severity;
+use layerscope::report::PlatformReport;
+
+fn errors(p: &PlatformReport) -> Vec<String> {
+    p.diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| format!("{} {} {}", d.layer.as_deref().unwrap_or("-"), d.path.as_deref().unwrap_or("-"), d.message))
+        .collect()
+}
+
+fn has_file(p: &PlatformReport, path: &str) -> bool {
+    p.binaries.iter().any(|b| b.path == path)
+}
+
+/// The blobs of the `compression` fixture's layers, by index, in a writable copy.
+fn damaged_compression_copy() -> (tempfile::TempDir, String, Vec<(String, std::path::PathBuf)>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    copy_dir(&testdata("images/compression/oci"), &dir);
+    let loaded = app::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
+    let layers = loaded.resolution.targets[0]
+        .layers
+        .iter()
+        .map(|l| {
+            let d = l.descriptor.digest().to_string();
+            let path = dir.join("blobs/sha256").join(&d[7..]);
+            (d, path)
+        })
+        .collect();
+    (tmp, format!("oci:{}", dir.display()), layers)
+}
+
+#[test]
+fn missing_file_and_non_image_tar_are_clear_errors() {
+    let e = app::scan("/no/such/image.tar", &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("/no/such/image.tar") && e.contains("no such file"), "{e}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("random.tar");
+    std::fs::write(&t, common::tar(&[E::File("hello.txt", b"not an image")])).unwrap();
+    let e = app::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("random.tar") && e.contains("not an image archive"), "{e}");
+
+    let junk = tmp.path().join("junk.bin");
+    std::fs::write(&junk, vec![7u8; 3000]).unwrap();
+    let e = app::scan(junk.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("junk.bin") && e.contains("not a readable tar archive"), "{e}");
+}
+
+#[test]
+fn corrupt_compressed_layer_names_the_layer_and_keeps_the_others() {
+    let (_tmp, reference, layers) = damaged_compression_copy();
+    // Flip bytes in the middle of the zstd layer (layer 2 of 3).
+    let (digest, path) = &layers[1];
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 16] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(path, &bytes).unwrap();
+    let r = scan(&reference);
+    let p = only_platform(&r);
+    let errs = errors(p);
+    assert!(!errs.is_empty() && errs.iter().all(|e| e.starts_with(digest.as_str())), "{errs:?}");
+    assert!(r.incomplete());
+    assert!(has_file(p, "/hello"), "layer 1 still read");
+    let clean = scan(&format!("oci:{}", testdata("images/compression/oci").display()));
+    assert_eq!(p.layers[2].uncompressed_bytes, clean.platforms[0].layers[2].uncompressed_bytes, "layer 3 still read");
+}
+
+#[test]
+fn digest_mismatch_of_an_uncompressed_layer() {
+    let (_tmp, reference, layers) = damaged_compression_copy();
+    let (digest, path) = &layers[2];
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"layerscope").unwrap();
+    bytes[at] = b'L';
+    std::fs::write(path, &bytes).unwrap();
+    let p = only_platform(&scan(&reference)).clone();
+    let errs = errors(&p);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with(digest.as_str()) && errs[0].contains("diff_id mismatch"), "{errs:?}");
+}
+
+#[test]
+fn truncated_gzip_layer() {
+    let (_tmp, reference, layers) = damaged_compression_copy();
+    let (digest, path) = &layers[0];
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+    let r = scan(&reference);
+    let p = only_platform(&r);
+    let errs = errors(p);
+    assert!(!errs.is_empty() && errs[0].starts_with(digest.as_str()), "{errs:?}");
+    let clean = scan(&format!("oci:{}", testdata("images/compression/oci").display()));
+    for i in [1, 2] {
+        assert_eq!(
+            p.layers[i].uncompressed_bytes, clean.platforms[0].layers[i].uncompressed_bytes,
+            "layer {i} still read"
+        );
+    }
+}
+
+#[test]
+fn malformed_elf_is_a_diagnostic_naming_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bad = vec![0u8; 200];
+    bad[..4].copy_from_slice(b"\x7fELF");
+    bad[4] = 2;
+    bad[5] = 1;
+    bad[6] = 1;
+    bad[0x20..0x28].copy_from_slice(&u64::MAX.to_le_bytes()); // e_phoff far outside the file
+    bad[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    bad[0x38..0x3a].copy_from_slice(&3u16.to_le_bytes());
+    let good = std::fs::read("/proc/self/exe").unwrap_or_default();
+    let layer = common::tar(&[
+        E::Dir("bin/"),
+        E::File("bin/bad", &bad),
+        E::File("bin/tiny", b"\x7fELF"),
+        E::File("bin/ok", &good[..good.len().min(64 << 10)]),
+    ]);
+    let reference = layout(&tmp.path().join("img"), &Image::new("amd64", vec![(layer, Comp::Gzip)]));
+    let r = scan(&reference);
+    let p = only_platform(&r);
+    let bad_diag =
+        p.diagnostics.iter().find(|d| d.path.as_deref() == Some("/bin/bad")).expect("diagnostic for /bin/bad");
+    assert!(bad_diag.message.contains("ELF"), "{bad_diag:?}");
+    assert!(bad_diag.layer.as_deref().unwrap().starts_with("sha256:"));
+    assert_eq!(bad_diag.severity, Severity::Error, "facts of a file are missing: the scan is partial");
+    assert!(!has_file(p, "/bin/bad"));
+    assert_eq!(p.files, 3, "the files are still in the view");
+}
+
+#[test]
+fn a_platform_whose_manifest_is_missing_leaves_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    copy_dir(&testdata("images/multiarch/oci"), &dir);
+    let loaded = app::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
+    let arm = loaded.resolution.targets.iter().find(|t| t.platform.architecture == "arm64").unwrap();
+    std::fs::remove_file(dir.join("blobs/sha256").join(&arm.manifest_digest[7..])).unwrap();
+    let r = scan(&format!("oci:{}", dir.display()));
+    assert_eq!(r.platforms.len(), 1);
+    assert_eq!(r.platforms[0].platform, "linux/amd64");
+    assert!(r.incomplete());
+    assert!(r.diagnostics[0].message.contains(&arm.manifest_digest), "{:?}", r.diagnostics);
+}
+
+#[test]
+fn wrong_diff_id_and_ambiguous_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = common::tar(&[E::File("a", b"a")]);
+    let dir = tmp.path().join("img");
+    let reference = layout(&dir, &Image::new("amd64", vec![(layer.clone(), Comp::Gzip)]));
+    // Rewrite the config with a wrong diff_id (and the manifest/index to match).
+    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let t = &loaded.resolution.targets[0];
+    assert!(errors(only_platform(&scan(&reference))).is_empty());
+    let mut img = Image::new("amd64", vec![(layer, Comp::Gzip)]);
+    img.config = serde_json::json!({"Labels": {"x": "y"}});
+    let dir2 = tmp.path().join("img2");
+    let reference2 = layout(&dir2, &img);
+    let cfg_path = dir2.join("blobs/sha256").join(&t.config_digest[7..]);
+    let _ = cfg_path; // configs differ (labels): find the one in dir2
+    let loaded2 = app::load(&reference2, &ScanOptions::default()).unwrap();
+    let cfg = dir2.join("blobs/sha256").join(&loaded2.resolution.targets[0].config_digest[7..]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let wrong = text.replace(
+        &loaded2.resolution.targets[0].layers[0].diff_id.clone().unwrap(),
+        &format!("sha256:{}", "0".repeat(64)),
+    );
+    // Same length, so only the digest in the manifest changes: rewrite it too.
+    std::fs::write(&cfg, &wrong).unwrap();
+    let manifest_path = dir2.join("blobs/sha256").join(&loaded2.resolution.targets[0].manifest_digest[7..]);
+    let new_cfg_digest = common::sha256(wrong.as_bytes());
+    std::fs::rename(&cfg, dir2.join("blobs/sha256").join(&new_cfg_digest[7..])).unwrap();
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .unwrap()
+        .replace(&loaded2.resolution.targets[0].config_digest, &new_cfg_digest);
+    let new_manifest_digest = common::sha256(manifest.as_bytes());
+    std::fs::write(dir2.join("blobs/sha256").join(&new_manifest_digest[7..]), &manifest).unwrap();
+    let index = std::fs::read_to_string(dir2.join("index.json"))
+        .unwrap()
+        .replace(&loaded2.resolution.targets[0].manifest_digest, &new_manifest_digest);
+    std::fs::write(dir2.join("index.json"), index).unwrap();
+    let r = scan(&reference2);
+    let errs = errors(only_platform(&r));
+    assert!(errs.len() == 1 && errs[0].contains("diff_id mismatch"), "{errs:?}");
+
+    // A manifest that is also an index is refused (CVE-2021-41190).
+    let amb = br#"{"schemaVersion":2,"manifests":[],"layers":[],"config":{}}"#;
+    let d = common::sha256(amb);
+    std::fs::write(dir2.join("blobs/sha256").join(&d[7..]), amb).unwrap();
+    std::fs::write(
+        dir2.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":d,"size":amb.len()}]})).unwrap(),
+    )
+    .unwrap();
+    let e = app::scan(&reference2, &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("ambiguous") && e.contains(&d), "{e}");
+}
+
+#[test]
+fn paths_climbing_out_of_the_root_stay_inside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = common::tar(&[
+        E::File("../../etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+        E::Symlink("evil", "../../../.."),
+        E::File("./etc//x/.", b"x"),
+    ]);
+    let reference = layout(&tmp.path().join("img"), &Image::new("amd64", vec![(layer, Comp::None)]));
+    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let fs = loaded.merged(&loaded.resolution.targets[0]);
+    assert!(fs.get("etc/passwd").is_some());
+    assert!(fs.get("etc/x").is_some());
+    assert_eq!(fs.resolve("/evil/etc/passwd", 40).unwrap().0, "etc/passwd");
+    let r = scan(&reference);
+    let warn = &only_platform(&r).diagnostics;
+    assert!(
+        warn.iter().any(|d| d.path.as_deref() == Some("../../etc/passwd") && d.message.contains("climbs")),
+        "{warn:?}"
+    );
+}

@@ -1,0 +1,136 @@
+//! The command line: exit codes, JSON on stdout only, errors on stderr, the JSON contract's
+//! field names, a closed stdout.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::testdata;
+
+fn layerscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn oci(name: &str) -> String {
+    testdata(&format!("images/{name}/oci")).display().to_string()
+}
+
+#[test]
+fn json_follows_the_contract() {
+    let out = layerscope(&["scan", "--format", "json", "--quiet", &oci("multiarch")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert!(v["reference"].as_str().unwrap().ends_with("multiarch/oci"));
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["findings"].is_array());
+    let p = &v["platforms"][1];
+    assert_eq!(p["platform"], "linux/arm64/v8");
+    for key in ["manifest_digest", "config_digest"] {
+        assert!(p[key].as_str().unwrap().starts_with("sha256:"), "{key}");
+    }
+    for key in [
+        "digest",
+        "media_type",
+        "compressed_bytes",
+        "uncompressed_bytes",
+        "files_added",
+        "files_changed",
+        "files_deleted",
+    ] {
+        assert!(!p["layers"][0][key].is_null(), "layers[].{key}");
+    }
+    assert!(p["files"].as_u64().unwrap() > 0 && p["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(p["libc"]["kind"], "glibc");
+    assert_eq!(p["libc"]["version"], "2.36");
+    assert_eq!(p["libc"]["loaders"][0], "/lib/ld-linux-aarch64.so.1");
+    assert_eq!(p["libc"]["newest_glibc_required"], "2.34");
+    let hello = p["binaries"].as_array().unwrap().iter().find(|b| b["path"] == "/usr/local/bin/hello").unwrap();
+    assert_eq!(hello["machine"], "arm64");
+    assert_eq!(hello["kind"], "executable");
+    assert_eq!(hello["linkage"], "dynamic");
+    assert_eq!(hello["interpreter"], "/lib/ld-linux-aarch64.so.1");
+    assert_eq!(hello["needed"], serde_json::json!(["libc.so.6"]));
+    assert_eq!(hello["stripped"], false);
+    for key in ["shells", "package_managers", "package_databases", "findings", "diagnostics"] {
+        assert!(p[key].is_array(), "{key}");
+    }
+    let musl = layerscope(&["scan", "--format", "json", &oci("musl")]);
+    let v: serde_json::Value = serde_json::from_slice(&musl.stdout).unwrap();
+    let db = &v["platforms"][0]["package_databases"][0];
+    assert_eq!(
+        (db["kind"].as_str(), db["path"].as_str(), db["packages"].as_u64()),
+        (Some("apk"), Some("/lib/apk/db/installed"), Some(2))
+    );
+    let bb = layerscope(&["scan", "--format", "json", &oci("busybox")]);
+    let v: serde_json::Value = serde_json::from_slice(&bb.stdout).unwrap();
+    assert_eq!(
+        v["platforms"][0]["shells"][0],
+        serde_json::json!({"name": "sh", "path": "/bin/sh", "target": "/bin/busybox"})
+    );
+}
+
+#[test]
+fn text_report_and_exit_codes() {
+    let out = layerscope(&["scan", "--details", &oci("glibc")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("glibc 2.36"), "{text}");
+    assert!(text.contains("/usr/local/bin/hello"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when NO_COLOR is set or stdout is a pipe");
+
+    let missing = layerscope(&["scan", "/no/such/dir"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("/no/such/dir") && err.lines().count() == 1, "{err}");
+    assert!(missing.stdout.is_empty() || String::from_utf8_lossy(&missing.stdout).trim().is_empty());
+
+    let usage = layerscope(&["scan", "--platform", "linux//x", &oci("static")]);
+    assert_eq!(usage.status.code(), Some(2));
+    let usage = layerscope(&["scan", "--limit", "nonsense=1", &oci("static")]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn partial_failure_exits_3_and_names_image_layer_and_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    common::copy_dir(&testdata("images/compression/oci"), &dir);
+    let loaded = layerscope::app::load(&format!("oci:{}", dir.display()), &Default::default()).unwrap();
+    let digest = loaded.resolution.targets[0].layers[0].descriptor.digest().to_string();
+    let blob = dir.join("blobs/sha256").join(&digest[7..]);
+    let bytes = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, &bytes[..bytes.len() - 40]).unwrap();
+    let out = layerscope(&["scan", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(dir.to_str().unwrap()) && err.contains(&digest), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is still written");
+    assert_eq!(v["platforms"][0]["diagnostics"][0]["layer"], digest.as_str());
+    assert_eq!(v["platforms"][0]["diagnostics"][0]["severity"], "error");
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["scan", "--format", "json", "--details", &oci("multiarch"), &oci("glibc"), &oci("busybox")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn output_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("r.json");
+    let out = layerscope(&["scan", "-q", "--format", "json", "-o", f.to_str().unwrap(), &oci("static")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+    assert_eq!(v["platforms"][0]["libc"]["kind"], "static");
+}
