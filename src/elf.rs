@@ -118,26 +118,61 @@ pub fn parse(bytes: &[u8], file_size: u64) -> Result<ElfInfo, String> {
     }
 }
 
+/// A NUL-terminated string at `offset` of the table at `[base, base + size)`.
+fn table_str(bytes: &[u8], base: usize, size: usize, offset: usize) -> Option<&str> {
+    let table = bytes.get(base..base.checked_add(size)?)?;
+    let rest = table.get(offset..)?;
+    let end = rest.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
-    let opts = goblin::options::ParseOptions::permissive();
-    let owned;
-    let bytes = if sections_ok {
-        bytes
+    use goblin::container::{Container, Ctx, Endian};
+    use goblin::elf::dynamic;
+    use goblin::elf::{Dynamic, ProgramHeader, SectionHeader};
+
+    // Built from goblin's parts rather than `Elf::parse`, which pre-parses every string and
+    // symbol table (a cost in time and memory that grows with unstripped binaries).
+    let hdr = Elf::parse_header(bytes).map_err(|e| format!("bad ELF header: {e}"))?;
+    let is_64 = hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64;
+    let little = hdr.e_ident[header::EI_DATA] != header::ELFDATA2MSB;
+    let ctx = Ctx::new(
+        if is_64 { Container::Big } else { Container::Little },
+        if little { Endian::Little } else { Endian::Big },
+    );
+    let phdrs = ProgramHeader::parse(bytes, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
+        .map_err(|e| format!("malformed program headers: {e}"))?;
+    let shdrs = if sections_ok {
+        SectionHeader::parse(bytes, hdr.e_shoff as usize, hdr.e_shnum as usize, ctx).unwrap_or_default()
     } else {
-        // A section table outside the file: parse without it, as readelf does.
-        owned = without_sections(bytes);
-        &owned[..]
+        Vec::new()
     };
-    let elf = Elf::parse_with_opts(bytes, &opts).map_err(|e| format!("malformed ELF: {e}"))?;
-    let hdr = &elf.header;
-    let machine = machine_name(hdr.e_machine, elf.is_64, elf.little_endian);
-    let interpreter = elf.interpreter.map(str::to_string).filter(|s| !s.is_empty());
-    let has_dynamic = elf.dynamic.is_some();
-    let flags_1 = elf.dynamic.as_ref().map(|d| d.info.flags_1).unwrap_or(0);
-    let is_pie_flag = flags_1 & goblin::elf::dynamic::DF_1_PIE != 0;
-    let soname = elf.soname.map(str::to_string);
-    let needed: Vec<String> = elf.libraries.iter().map(|s| s.to_string()).collect();
-    let has_interp_ph = elf.program_headers.iter().any(|p| p.p_type == program_header::PT_INTERP);
+    let machine = machine_name(hdr.e_machine, is_64, little);
+    let interpreter = phdrs
+        .iter()
+        .find(|p| p.p_type == program_header::PT_INTERP && p.p_filesz > 0)
+        .and_then(|p| table_str(bytes, p.p_offset as usize, p.p_filesz as usize, 0))
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    let dynamic = Dynamic::parse(bytes, &phdrs, ctx).ok().flatten();
+    let (mut needed, mut soname, mut rpath, mut runpath) = (Vec::new(), None, Vec::new(), Vec::new());
+    let mut flags_1 = 0u64;
+    let (strtab, strsz) = dynamic.as_ref().map(|d| (d.info.strtab, d.info.strsz)).unwrap_or((0, 0));
+    if let Some(d) = &dynamic {
+        flags_1 = d.info.flags_1;
+        let s = |off: u64| table_str(bytes, strtab, strsz, off as usize).map(str::to_string);
+        for dy in &d.dyns {
+            match dy.d_tag {
+                dynamic::DT_NEEDED => needed.extend(s(dy.d_val)),
+                dynamic::DT_SONAME => soname = s(dy.d_val),
+                dynamic::DT_RPATH => rpath.extend(s(dy.d_val)),
+                dynamic::DT_RUNPATH => runpath.extend(s(dy.d_val)),
+                _ => {}
+            }
+        }
+    }
+    let is_pie_flag = flags_1 & dynamic::DF_1_PIE != 0;
+    let has_interp_ph = phdrs.iter().any(|p| p.p_type == program_header::PT_INTERP);
     let (kind, linkage) = match hdr.e_type {
         header::ET_EXEC => {
             (ElfKind::Executable, if has_interp_ph || !needed.is_empty() { Linkage::Dynamic } else { Linkage::Static })
@@ -149,26 +184,28 @@ fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
             } else if is_pie_flag {
                 (ElfKind::Executable, Linkage::StaticPie)
             } else {
-                (ElfKind::SharedLibrary, if has_dynamic { Linkage::Dynamic } else { Linkage::Static })
+                (ElfKind::SharedLibrary, if dynamic.is_some() { Linkage::Dynamic } else { Linkage::Static })
             }
         }
         _ => (ElfKind::Other, if has_interp_ph || !needed.is_empty() { Linkage::Dynamic } else { Linkage::Static }),
     };
-    let stripped = !elf.section_headers.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB);
-    let debug_bytes = elf
-        .section_headers
+    let stripped = !shdrs.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB);
+    let names = shdrs.get(hdr.e_shstrndx as usize).map(|s| (s.sh_offset as usize, s.sh_size as usize));
+    let debug_bytes = shdrs
         .iter()
         .filter(|s| s.sh_type != section_header::SHT_NOBITS)
         .filter(|s| {
-            elf.shdr_strtab.get_at(s.sh_name).is_some_and(|n| n.starts_with(".debug_") || n.starts_with(".zdebug_"))
+            names
+                .and_then(|(base, size)| table_str(bytes, base, size, s.sh_name))
+                .is_some_and(|n| n.starts_with(".debug_") || n.starts_with(".zdebug_"))
         })
         .map(|s| s.sh_size)
         .fold(0u64, u64::saturating_add);
     let mut glibc_required: Option<(Vec<u32>, String)> = None;
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            for aux in need.iter() {
-                let Some(name) = elf.dynstrtab.get_at(aux.vna_name) else { continue };
+    if let Ok(Some(verneed)) = goblin::elf::symver::VerneedSection::parse(bytes, &shdrs, ctx) {
+        for need in verneed.iter().take(4096) {
+            for aux in need.iter().take(4096) {
+                let Some(name) = table_str(bytes, strtab, strsz, aux.vna_name) else { continue };
                 if let Some(v) = glibc_version_key(name) {
                     if glibc_required.as_ref().is_none_or(|(best, _)| v > *best) {
                         glibc_required = Some((v, name.trim_start_matches("GLIBC_").to_string()));
@@ -177,38 +214,25 @@ fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
             }
         }
     }
-    let rpath = elf.rpaths.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
-    let runpath =
-        elf.runpaths.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let split = |v: Vec<String>| -> Vec<String> {
+        v.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    };
     Ok(ElfInfo {
         machine,
-        bits: if elf.is_64 { 64 } else { 32 },
+        bits: if is_64 { 64 } else { 32 },
         kind,
         linkage,
         interpreter,
         needed,
         soname,
-        rpath,
-        runpath,
+        rpath: split(rpath),
+        runpath: split(runpath),
         stripped,
         debug_bytes,
         glibc_required: glibc_required.map(|(_, s)| s),
         go_version: None,
         incomplete: None,
     })
-}
-
-/// A copy of the bytes with the section-table fields of the header zeroed.
-fn without_sections(bytes: &[u8]) -> Vec<u8> {
-    let mut v = bytes.to_vec();
-    let is_64 = v.get(header::EI_CLASS) == Some(&header::ELFCLASS64);
-    let (shoff, shnum) = if is_64 { (0x28..0x30, 0x3c..0x3e) } else { (0x20..0x24, 0x30..0x32) };
-    for r in [shoff, shnum] {
-        if let Some(s) = v.get_mut(r) {
-            s.fill(0);
-        }
-    }
-    v
 }
 
 /// `GLIBC_2.34` → `[2, 34]`; anything else (GLIBC_PRIVATE) → None.

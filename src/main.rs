@@ -24,6 +24,13 @@ struct Cli {
 enum Command {
     /// Scan images: libc, ELF needs, shells, package managers, per platform.
     Scan(ScanArgs),
+    /// Benchmark floor: decompress every layer with the scan's decoder and threads, nothing else.
+    #[command(hide = true)]
+    Floor {
+        image: String,
+        #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+        platform: PlatformFilter,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,7 +80,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let Command::Scan(args) = cli.command;
+    let args = match cli.command {
+        Command::Scan(args) => args,
+        Command::Floor { image, platform } => {
+            let opts = ScanOptions { platforms: platform, ..Default::default() };
+            let s = app::decompress_floor(&image, &opts)?;
+            println!(
+                "{{\"layers\": {}, \"compressed_bytes\": {}, \"uncompressed_bytes\": {}}}",
+                s.layers, s.compressed_bytes, s.uncompressed_bytes
+            );
+            return Ok(0);
+        }
+    };
     let mut limits = Limits::default();
     for l in &args.limits {
         limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
