@@ -180,9 +180,9 @@ pub fn decompress_floor(reference: &str, opts: &ScanOptions) -> Result<FloorStat
             let what = || format!("layer {}", d.digest());
             let blob = source.open_blob(d)?;
             let raw = std::io::BufReader::with_capacity(256 << 10, blob);
-            let declared = crate::oci::layer_type(&d.media_type().to_string());
-            let (decoder, _, _) = crate::blob::decompress(raw, declared, &d.media_type().to_string())
-                .map_err(|e| Error::io(what(), e))?;
+            let declared = crate::oci::layer_type(d.media_type().as_ref());
+            let (decoder, _, _) =
+                crate::blob::decompress(raw, declared, d.media_type().as_ref()).map_err(|e| Error::io(what(), e))?;
             let mut reader = std::io::BufReader::with_capacity(256 << 10, decoder);
             let n = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(what(), e))?;
             Ok((d.size(), n))
