@@ -1,7 +1,11 @@
 //! Blob streams: size-capped, digest-verifying readers and decompression chosen by media type
 //! with magic-byte sniffing.
 
-use std::io::{self, BufRead, BufReader, Read};
+mod pipe;
+
+pub use pipe::pipelined;
+
+use std::io::{self, BufRead, Read};
 
 use sha2::{Digest as _, Sha256};
 
@@ -63,7 +67,8 @@ impl<R: Read> Read for VerifyingReader<R> {
 }
 
 /// Hashes (sha256) and counts the uncompressed stream, for the config's `diff_ids`, and enforces
-/// the per-layer uncompressed size and compression-ratio limits.
+/// the per-layer uncompressed size and compression-ratio limits. Bytes are hashed as they are
+/// consumed from the buffer, without copying.
 pub struct DiffIdReader<R> {
     inner: R,
     hasher: Sha256,
@@ -73,7 +78,7 @@ pub struct DiffIdReader<R> {
     max_ratio: u64,
 }
 
-impl<R: Read> DiffIdReader<R> {
+impl<R: BufRead> DiffIdReader<R> {
     pub fn new(inner: R, max_bytes: u64, compressed_size: u64, max_ratio: u64) -> Self {
         DiffIdReader { inner, hasher: Sha256::new(), count: 0, max_bytes, compressed_size, max_ratio }
     }
@@ -82,17 +87,23 @@ impl<R: Read> DiffIdReader<R> {
         self.count
     }
 
-    /// The `sha256:` digest of everything read so far.
-    pub fn digest(self) -> (String, u64, R) {
-        (format!("sha256:{}", hex(&self.hasher.finalize())), self.count, self.inner)
+    /// Consumes the rest of the stream.
+    pub fn drain(&mut self) -> io::Result<()> {
+        loop {
+            let n = self.fill_buf()?.len();
+            if n == 0 {
+                return Ok(());
+            }
+            self.consume(n);
+        }
     }
-}
 
-impl<R: Read> Read for DiffIdReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let got = self.inner.read(buf)?;
-        self.hasher.update(&buf[..got]);
-        self.count += got as u64;
+    /// The `sha256:` digest of everything consumed, and the byte count.
+    pub fn digest(self) -> (String, u64) {
+        (format!("sha256:{}", hex(&self.hasher.finalize())), self.count)
+    }
+
+    fn check_limits(&self) -> io::Result<()> {
         if self.count > self.max_bytes {
             return Err(io::Error::other(format!(
                 "limit layer-bytes ({}) exceeded: the layer decompresses to more; raise it with --limit layer-bytes=N",
@@ -106,7 +117,33 @@ impl<R: Read> Read for DiffIdReader<R> {
                 self.max_ratio, self.compressed_size, self.count
             )));
         }
-        Ok(got)
+        Ok(())
+    }
+}
+
+impl<R: BufRead> BufRead for DiffIdReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.check_limits()?;
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = n.min(buf.len());
+            self.hasher.update(&buf[..n]);
+            self.count += n as u64;
+            self.inner.consume(n);
+        }
+    }
+}
+
+impl<R: BufRead> Read for DiffIdReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 
@@ -143,8 +180,8 @@ pub fn sniff(head: &[u8]) -> Compression {
 
 /// Opens the decompressor for a layer. Returns the decoder, the compression used, and a
 /// note when the media type said something else (or nothing).
-pub fn decompress<'a, R: Read + Send + 'a>(
-    mut raw: BufReader<R>,
+pub fn decompress<'a, R: BufRead + Send + 'a>(
+    mut raw: R,
     declared: LayerType,
     media_type: &str,
 ) -> io::Result<(Box<dyn Read + Send + 'a>, Compression, Option<String>)> {
@@ -220,8 +257,7 @@ mod tests {
             out.extend(e.finish().unwrap());
         }
         let (mut r, c, note) =
-            decompress(BufReader::new(&out[..]), LayerType::Zstd, "application/vnd.oci.image.layer.v1.tar+zstd")
-                .unwrap();
+            decompress(&out[..], LayerType::Zstd, "application/vnd.oci.image.layer.v1.tar+zstd").unwrap();
         assert_eq!(c, Compression::Gzip);
         assert!(note.unwrap().contains("says Zstd"));
         let mut s = String::new();

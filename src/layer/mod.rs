@@ -7,7 +7,7 @@ pub mod pkgdb;
 pub mod scan;
 pub mod tar;
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -165,7 +165,14 @@ pub fn analyse(
     };
     let counting = Counting { inner: blob, progress };
     let mut verify = VerifyingReader::new(counting, d.size());
-    let outcome = read_layer(&mut verify, layer, &media_type, declared, limits, &mut delta);
+    // Three stages on their own threads: read and hash the blob, decompress, walk and hash the
+    // tar; so one big layer uses more than one core.
+    let outcome = blob::pipelined(&mut verify, |compressed| {
+        let walked = read_layer(compressed, layer, &media_type, declared, limits, &mut delta);
+        // The blob digest must cover bytes the decoder did not need (trailing padding).
+        let drained = drain(compressed).map_err(|e| format!("reading the blob: {e}"));
+        walked.and(drained)
+    });
     if let Err(message) = outcome {
         delta.diagnostics.push(Diagnostic::error(Some(&digest), None, message));
         return delta;
@@ -206,8 +213,18 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-fn read_layer<R: Read + Send>(
-    raw: &mut VerifyingReader<R>,
+fn drain(r: &mut dyn std::io::BufRead) -> io::Result<()> {
+    loop {
+        let n = r.fill_buf()?.len();
+        if n == 0 {
+            return Ok(());
+        }
+        r.consume(n);
+    }
+}
+
+fn read_layer(
+    raw: &mut (dyn std::io::BufRead + Send),
     layer: &LayerRef,
     media_type: &str,
     declared: LayerType,
@@ -215,28 +232,33 @@ fn read_layer<R: Read + Send>(
     delta: &mut LayerDelta,
 ) -> Result<(), String> {
     let digest = delta.digest.clone();
-    let (decoder, compression, note) = blob::decompress(BufReader::with_capacity(256 << 10, raw), declared, media_type)
-        .map_err(|e| format!("reading the blob: {e}"))?;
+    let (decoder, compression, note) =
+        blob::decompress(raw, declared, media_type).map_err(|e| format!("reading the blob: {e}"))?;
     delta.compression = Some(compression);
     if let Some(note) = note {
         if declared != LayerType::Unspecified {
             delta.diagnostics.push(Diagnostic::warning(Some(&digest), None, note));
         }
     }
-    let hashed = DiffIdReader::new(decoder, limits.layer_bytes, layer.descriptor.size(), limits.compression_ratio);
-    let mut tar = TarReader::new(BufReader::with_capacity(256 << 10, hashed), limits);
-    let walked = walk(&mut tar, limits, delta);
-    let mut rest = tar.into_inner();
-    if let Err(e) = walked {
-        delta.diagnostics.push(Diagnostic::error(
-            Some(&digest),
-            e.1.as_deref(),
-            format!("layer tar is damaged {}; entries before it are kept", e.0),
-        ));
-    }
-    // Read to EOF so that both digests cover the whole stream (trailing padding included).
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| format!("decompressing: {e}"))?;
-    let (diff_id, count, _) = rest.into_inner().digest();
+    let compressed = layer.descriptor.size();
+    let (diff_id, count, drained) = blob::pipelined(decoder, |decoded| {
+        let hashed = DiffIdReader::new(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
+        let mut tar = TarReader::new(hashed, limits);
+        let walked = walk(&mut tar, limits, delta);
+        let mut rest = tar.into_inner();
+        if let Err(e) = walked {
+            delta.diagnostics.push(Diagnostic::error(
+                Some(&digest),
+                e.1.as_deref(),
+                format!("layer tar is damaged {}; entries before it are kept", e.0),
+            ));
+        }
+        // Read to EOF so that both digests cover the whole stream (trailing padding included).
+        let drained = rest.drain().map_err(|e| format!("decompressing: {e}"));
+        let (diff_id, count) = rest.digest();
+        (diff_id, count, drained)
+    });
+    drained?;
     delta.uncompressed_bytes = count;
     if let Some(expected) = &layer.diff_id {
         if *expected != diff_id {
@@ -248,12 +270,11 @@ fn read_layer<R: Read + Send>(
 
 /// Walks the entries of a tar stream into `delta`. On a damaged stream returns the error and
 /// the path of the entry being read, keeping what was read before.
-fn walk<R: Read>(
+fn walk<R: std::io::BufRead>(
     tar: &mut TarReader<R>,
     limits: &Limits,
     delta: &mut LayerDelta,
 ) -> Result<(), (tar::TarError, Option<String>)> {
-    let mut buf = vec![0u8; 256 << 10];
     let digest = delta.digest.clone();
     while let Some(raw) = tar.next_entry().map_err(|e| (e, None))? {
         let raw_path = String::from_utf8_lossy(&raw.path).into_owned();
@@ -306,7 +327,7 @@ fn walk<R: Read>(
         }
         let kind = match raw.typeflag {
             b'0' | 0 | b'7' | b'S' => {
-                let data = read_file(tar, &raw, &path, limits, &mut buf).map_err(|e| (e, Some(path.clone())))?;
+                let data = read_file(tar, &raw, &path, limits).map_err(|e| (e, Some(path.clone())))?;
                 EntryKind::File(Arc::new(data))
             }
             b'5' => EntryKind::Dir,
@@ -357,12 +378,11 @@ fn walk<R: Read>(
 }
 
 /// Streams one regular file's data, computing its hash and whatever detectors asked for.
-fn read_file<R: Read>(
+fn read_file<R: std::io::BufRead>(
     tar: &mut TarReader<R>,
     raw: &RawEntry,
     path: &str,
     limits: &Limits,
-    buf: &mut [u8],
 ) -> Result<FileData, tar::TarError> {
     let size = raw.size;
     let mut hasher = Xxh3::new();
@@ -373,11 +393,11 @@ fn read_file<R: Read>(
     let mut banner = banner_pattern(path).map(|p| Scanner::new(p, 160));
     let mut first = true;
     loop {
-        let n = tar.read_data(buf)?;
+        let chunk = tar.data_chunk()?;
+        let n = chunk.len();
         if n == 0 {
             break;
         }
-        let chunk = &buf[..n];
         hasher.update(chunk);
         if first {
             first = false;
@@ -410,6 +430,7 @@ fn read_file<R: Read>(
         if let Some(s) = &mut banner {
             s.feed(chunk);
         }
+        tar.consume_data(n);
     }
     let elf_info = match elf.map(ElfCapture::finish) {
         Some(Ok(info)) => Some(Box::new(info)),

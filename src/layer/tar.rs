@@ -4,7 +4,7 @@
 //! The `tar` crate's own iterator reads long names and PAX records without a bound and, in raw
 //! mode, does not let PAX `size` override the header; so the entry sequence is walked here.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead};
 
 use crate::limits::Limits;
 
@@ -58,7 +58,7 @@ pub struct TarReader<R> {
     entries: u64,
 }
 
-impl<R: Read> TarReader<R> {
+impl<R: BufRead> TarReader<R> {
     pub fn new(inner: R, limits: &Limits) -> Self {
         TarReader { inner, pos: 0, remaining: 0, padding: 0, limits: limits.clone(), entries: 0 }
     }
@@ -86,15 +86,18 @@ impl<R: Read> TarReader<R> {
     }
 
     fn skip(&mut self, mut n: u64) -> Result<(), TarError> {
-        let mut buf = [0u8; 8192];
         while n > 0 {
-            let want = n.min(buf.len() as u64) as usize;
-            let got = self.inner.read(&mut buf[..want]).map_err(|e| self.io_err(e))?;
-            if got == 0 {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b.len(),
+                Err(e) => return Err(self.io_err(e)),
+            };
+            if available == 0 {
                 return Err(self.err(self.pos, "unexpected end of stream inside entry data"));
             }
-            self.pos += got as u64;
-            n -= got as u64;
+            let take = (available as u64).min(n) as usize;
+            self.inner.consume(take);
+            self.pos += take as u64;
+            n -= take as u64;
         }
         Ok(())
     }
@@ -264,21 +267,44 @@ impl<R: Read> TarReader<R> {
         }
     }
 
-    /// Reads data of the current entry; returns 0 at its end. A stream that ends early is an error.
+    /// The next bytes of the current entry's data, without copying; empty at its end. Call
+    /// [`TarReader::consume_data`] with how much was used. A stream that ends early is an error.
+    pub fn data_chunk(&mut self) -> Result<&[u8], TarError> {
+        if self.remaining == 0 {
+            return Ok(&[]);
+        }
+        let (pos, remaining) = (self.pos, self.remaining);
+        match self.inner.fill_buf() {
+            Ok([]) => Err(TarError {
+                offset: pos,
+                message: format!("unexpected end of stream, {remaining} bytes of entry data missing"),
+            }),
+            Ok(b) => {
+                let n = (b.len() as u64).min(remaining) as usize;
+                Ok(&b[..n])
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                Err(TarError { offset: pos, message: "unexpected end of stream".into() })
+            }
+            Err(e) => Err(TarError { offset: pos, message: format!("read error: {e}") }),
+        }
+    }
+
+    /// Marks `n` bytes of the chunk from [`TarReader::data_chunk`] as used.
+    pub fn consume_data(&mut self, n: usize) {
+        let n = (n as u64).min(self.remaining);
+        self.inner.consume(n as usize);
+        self.pos += n;
+        self.remaining -= n;
+    }
+
+    /// Copies data of the current entry into `buf`; returns 0 at its end.
     pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, TarError> {
-        if self.remaining == 0 || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = (buf.len() as u64).min(self.remaining) as usize;
-        let got = self.inner.read(&mut buf[..want]).map_err(|e| self.io_err(e))?;
-        if got == 0 {
-            return Err(
-                self.err(self.pos, format!("unexpected end of stream, {} bytes of entry data missing", self.remaining))
-            );
-        }
-        self.pos += got as u64;
-        self.remaining -= got as u64;
-        Ok(got)
+        let chunk = self.data_chunk()?;
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.consume_data(n);
+        Ok(n)
     }
 }
 
