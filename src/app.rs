@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::detect::{self, Context};
+use crate::detect::{self, Context, Policy};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fs::MergedFs;
@@ -25,6 +25,7 @@ pub struct ScanOptions {
     pub limits: Limits,
     /// Show progress bars on stderr (only when it is a terminal).
     pub progress: bool,
+    pub policy: Policy,
 }
 
 /// An image read up to its layers: what the reference resolved to, and each distinct layer's
@@ -32,6 +33,7 @@ pub struct ScanOptions {
 pub struct Loaded {
     pub reference: String,
     pub pin: Option<String>,
+    pub roots: source::Roots,
     pub resolution: resolve::Resolution,
     pub deltas: HashMap<String, LayerDelta>,
     pub diagnostics: Vec<Diagnostic>,
@@ -66,7 +68,7 @@ pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
         return Err(Error::NoPlatform(format!("{reference}: no manifest for {wanted}; available: {available}")));
     }
     let deltas = read_layers(source.as_ref(), &res.targets, opts);
-    Ok(Loaded { reference: reference.to_string(), pin: roots.pin, resolution: res, deltas, diagnostics })
+    Ok(Loaded { reference: reference.to_string(), pin: roots.pin.clone(), roots, resolution: res, deltas, diagnostics })
 }
 
 /// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
@@ -74,13 +76,30 @@ pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
 pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
     let loaded = load(reference, opts)?;
     let platforms: Vec<PlatformReport> =
-        loaded.resolution.targets.par_iter().map(|t| platform_report(t, &loaded, &opts.limits)).collect();
+        loaded.resolution.targets.par_iter().map(|t| platform_report(t, &loaded, &opts.limits, &opts.policy)).collect();
+    let findings = crate::provenance::findings(&crate::provenance::Inputs {
+        reference,
+        tag: loaded.roots.tag.as_deref(),
+        name: loaded.roots.name.as_deref(),
+        pin: loaded.pin.as_deref(),
+        index_annotations: &loaded.resolution.index_annotations,
+        platforms: &platforms,
+    });
+    let attestations = loaded
+        .resolution
+        .attestations
+        .iter()
+        .map(|(d, of)| crate::report::Attestation { digest: d.clone(), describes: of.clone() })
+        .collect();
     Ok(ImageReport {
         schema_version: SCHEMA_VERSION,
         reference: loaded.reference,
         digest: loaded.pin,
+        name: loaded.roots.name.clone(),
+        tag: loaded.roots.tag.clone(),
         platforms,
-        findings: Vec::new(),
+        findings,
+        attestations,
         attestations_skipped: loaded.resolution.attestations_skipped,
         platforms_skipped: loaded.resolution.platforms_skipped,
         diagnostics: loaded.diagnostics,
@@ -123,7 +142,7 @@ fn read_layers(
         .collect()
 }
 
-fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits) -> PlatformReport {
+fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits, policy: &Policy) -> PlatformReport {
     let layers: Vec<&LayerDelta> =
         t.layers.iter().filter_map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
     let fs = loaded.merged(t);
@@ -150,7 +169,7 @@ fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits) -> PlatformRepo
         r.diagnostics.extend(delta.diagnostics.iter().cloned());
     }
     r.diagnostics.extend(fs.diagnostics.iter().cloned());
-    let cx = Context { fs: &fs, target: t, limits };
+    let cx = Context { fs: &fs, target: t, limits, policy };
     detect::run_all(&cx, &mut r);
     r
 }

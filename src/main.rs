@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use layerscope::app::{self, ScanOptions};
+use layerscope::detect::Policy;
+use layerscope::findings::FailOn;
 use layerscope::limits::Limits;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::render::{self, Format, RenderOptions};
@@ -56,6 +58,47 @@ struct ScanArgs {
     /// Raise or lower a limit on input, NAME=VALUE (e.g. --limit elf-bytes=1073741824).
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,
+    /// Exit 1 when a finding is at or above this severity (info, low, medium, high), or has one
+    /// of these IDs (comma-separated).
+    #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
+    fail_on: Option<FailOn>,
+    /// BLOAT-WASTE when efficiency (dive's formula, per file) is below this ratio (0..1).
+    #[arg(long, value_parser = parse_ratio)]
+    min_efficiency: Option<f64>,
+    /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
+    #[arg(long, value_parser = parse_bytes)]
+    max_reclaimable: Option<u64>,
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("not a number: {s:?}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+/// Parses byte sizes the way dive's rules do: a number with an optional decimal (kB, MB, GB)
+/// or binary (KiB, MiB, GiB) unit.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024f64.powi(4),
+        other => return Err(format!("unknown unit {other:?} in {s:?}")),
+    };
+    Ok((n * mult) as u64)
 }
 
 fn main() -> ExitCode {
@@ -96,14 +139,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     for l in &args.limits {
         limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
     }
-    let opts = ScanOptions { platforms: args.platform.clone(), limits, progress: !args.quiet };
+    let policy = Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable };
+    let opts = ScanOptions { platforms: args.platform.clone(), limits, progress: !args.quiet, policy };
     let mut reports = Vec::new();
     let mut code = 0u8;
     for image in &args.images {
         match app::scan(image, &opts) {
             Ok(r) => {
-                if r.incomplete() && code == 0 {
+                // Precedence: 2 (unreadable) over 3 (partial: the findings may be incomplete)
+                // over 1 (a finding at or above --fail-on).
+                if r.incomplete() && code != 2 {
                     code = 3;
+                }
+                if code == 0 && args.fail_on.as_ref().is_some_and(|f| r.all_findings().any(|x| f.trips(x))) {
+                    code = 1;
                 }
                 for p in &r.platforms {
                     for d in p.diagnostics.iter().filter(|d| d.severity == layerscope::diag::Severity::Error) {

@@ -51,24 +51,7 @@ impl Detector for Binaries {
             } else {
                 s.unstripped += 1;
             }
-            r.binaries.push(Binary {
-                path: format!("/{path}"),
-                machine: e.machine.clone(),
-                kind: e.kind,
-                linkage: e.linkage,
-                interpreter: e.interpreter.clone(),
-                needed: e.needed.clone(),
-                stripped: e.stripped,
-                bits: e.bits,
-                soname: e.soname.clone(),
-                rpath: e.rpath.clone(),
-                runpath: e.runpath.clone(),
-                glibc_required: e.glibc_required.clone(),
-                go_version: e.go_version.clone(),
-                debug_bytes: e.debug_bytes,
-                size: f.size,
-                layer: node.layer,
-            });
+            r.binaries.push(Binary { path: format!("/{path}"), elf: (**e).clone(), size: f.size, layer: node.layer });
         }
     }
 }

@@ -2,9 +2,13 @@
 //! A new detector is one file here plus one line in [`DETECTORS`].
 
 mod binaries;
+mod bloat;
+mod distroless;
 mod libc;
 mod os_release;
 mod packages;
+mod runnable;
+mod security;
 mod shells;
 
 use crate::fs::MergedFs;
@@ -17,6 +21,14 @@ pub struct Context<'a> {
     pub fs: &'a MergedFs,
     pub target: &'a Target,
     pub limits: &'a Limits,
+    pub policy: &'a Policy,
+}
+
+/// Thresholds that turn measurements into findings (`--min-efficiency`, `--max-reclaimable`).
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub min_efficiency: Option<f64>,
+    pub max_reclaimable: Option<u64>,
 }
 
 /// One kind of fact about a platform.
@@ -27,14 +39,38 @@ pub trait Detector: Sync {
 }
 
 /// Every detector, in the order they run (later ones may read what earlier ones wrote).
-pub const DETECTORS: &[&dyn Detector] =
-    &[&binaries::Binaries, &os_release::OsReleaseDetector, &packages::Packages, &shells::Shells, &libc::LibcDetector];
+pub const DETECTORS: &[&dyn Detector] = &[
+    &binaries::Binaries,
+    &os_release::OsReleaseDetector,
+    &packages::Packages,
+    &shells::Shells,
+    &libc::LibcDetector,
+    &distroless::DistrolessDetector,
+    &runnable::Runnable,
+    &security::Security,
+    &bloat::BloatDetector,
+];
 
-/// Runs all detectors.
+/// Runs all detectors, then orders the findings: the entrypoint's first, then by severity.
 pub fn run_all(cx: &Context, report: &mut PlatformReport) {
     for d in DETECTORS {
         d.run(cx, report);
     }
+    report
+        .findings
+        .sort_by(|a, b| b.entrypoint.cmp(&a.entrypoint).then(b.severity.cmp(&a.severity)).then(a.id.cmp(&b.id)));
+}
+
+/// Up to `n` paths for a finding's evidence, with a count of the rest.
+pub fn evidence(mut paths: Vec<String>, n: usize) -> Vec<String> {
+    paths.sort();
+    paths.dedup();
+    if paths.len() > n {
+        let rest = paths.len() - n;
+        paths.truncate(n);
+        paths.push(format!("… and {rest} more"));
+    }
+    paths
 }
 
 /// Directories searched for shells and package managers, in order.

@@ -2,6 +2,8 @@
 //! semantics, hardlinks sharing content, per-path layer history, and symlink resolution
 //! confined to the image root with a hop limit.
 
+pub mod linker;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -42,6 +42,8 @@ pub struct Extra {
     pub pkgdb: Option<(DbKind, PkgList)>,
     /// A version banner found in the content (`GNU C Library … version 2.36`, `BusyBox v1.35.0`).
     pub banner: Option<String>,
+    /// The `#!` line of an executable script (without `#!`, trimmed).
+    pub shebang: Option<String>,
     /// Why the file's facts are missing or partial.
     pub error: Option<String>,
 }
@@ -392,6 +394,7 @@ fn read_file<R: std::io::BufRead>(
     let mut db = pkgdb::kind_for(path).map(|k| (k, PkgDbParser::new(k, path)));
     let mut banner = banner_pattern(path).map(|p| Scanner::new(p, 160));
     let mut first = true;
+    let mut shebang = None;
     loop {
         let chunk = tar.data_chunk()?;
         let n = chunk.len();
@@ -401,6 +404,11 @@ fn read_file<R: std::io::BufRead>(
         hasher.update(chunk);
         if first {
             first = false;
+            if chunk.starts_with(b"#!") && raw.mode & 0o111 != 0 {
+                let line = &chunk[2..chunk.len().min(258)];
+                let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
+                shebang = Some(String::from_utf8_lossy(line).trim().to_string());
+            }
             if chunk.starts_with(b"\x7fELF") && size >= 52 {
                 if size > limits.elf_bytes {
                     elf_note = Some(format!(
@@ -441,8 +449,8 @@ fn read_file<R: std::io::BufRead>(
         None => None,
     };
     let banner = banner.and_then(|s| s.result().map(|r| String::from_utf8_lossy(r).into_owned()));
-    let extra = if text.is_some() || db.is_some() || banner.is_some() || elf_note.is_some() {
-        Some(Box::new(Extra { text, pkgdb: db.map(|(k, p)| (k, p.finish())), banner, error: elf_note }))
+    let extra = if text.is_some() || db.is_some() || banner.is_some() || elf_note.is_some() || shebang.is_some() {
+        Some(Box::new(Extra { text, pkgdb: db.map(|(k, p)| (k, p.finish())), banner, shebang, error: elf_note }))
     } else {
         None
     };

@@ -36,6 +36,10 @@ pub struct LayerRef {
 pub struct Resolution {
     pub targets: Vec<Target>,
     pub attestations_skipped: usize,
+    /// Attestation manifests: (their digest, the image manifest they describe, if said).
+    pub attestations: Vec<(String, Option<String>)>,
+    /// Annotations of the indexes walked through (the top one first).
+    pub index_annotations: Vec<(String, String)>,
     /// Platforms present but not asked for.
     pub platforms_skipped: Vec<String>,
     /// Entries that could not be read: (what, error message).
@@ -104,6 +108,8 @@ fn walk(
     let digest = d.digest().to_string();
     if is_attestation(d) {
         res.attestations_skipped += 1;
+        let of = d.annotations().as_ref().and_then(|a| a.get("vnd.docker.reference.digest").cloned());
+        res.attestations.push((digest, of));
         return;
     }
     let declared = descriptor_platform(d);
@@ -135,6 +141,10 @@ fn walk(
         match doc_kind(&bytes, &what, descriptor_mt)? {
             DocKind::Index => {
                 let index: ImageIndex = parse_json(&bytes, &what)?;
+                let mut ann: Vec<(String, String)> =
+                    index.annotations().clone().unwrap_or_default().into_iter().collect();
+                ann.sort();
+                res.index_annotations.extend(ann);
                 for child in index.manifests() {
                     walk(source, child, filter, limits, depth + 1, seen, res);
                 }
@@ -150,6 +160,7 @@ fn walk(
                     }
                 } else {
                     res.attestations_skipped += 1;
+                    res.attestations.push((digest.clone(), None));
                 }
                 Ok(())
             }

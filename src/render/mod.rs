@@ -1,6 +1,8 @@
 //! Output formats: one file per format, each turning an [`ImageReport`] into bytes.
 
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use std::io::{self, Write};
@@ -12,6 +14,8 @@ use crate::report::ImageReport;
 pub enum Format {
     Text,
     Json,
+    Sarif,
+    Markdown,
 }
 
 /// Options that change how a report is written.
@@ -26,5 +30,7 @@ pub fn render(reports: &[ImageReport], format: Format, opts: RenderOptions, out:
     match format {
         Format::Text => text::render(reports, opts, out),
         Format::Json => json::render(reports, out),
+        Format::Sarif => sarif::render(reports, out),
+        Format::Markdown => markdown::render(reports, out),
     }
 }

@@ -60,11 +60,25 @@ pub fn render(reports: &[ImageReport], opts: RenderOptions, out: &mut dyn Write)
             let style = if d.severity == Severity::Error { ERR } else { WARN };
             writeln!(out, "  {style}{:?}{style:#}: {}", d.severity, d.message)?;
         }
+        for f in &r.findings {
+            finding(f, out)?;
+        }
         for p in &r.platforms {
             platform(p, opts, out)?;
         }
     }
     Ok(())
+}
+
+fn finding(f: &crate::findings::Finding, out: &mut dyn Write) -> io::Result<()> {
+    use crate::findings::Severity as S;
+    let style = match f.severity {
+        S::High => ERR,
+        S::Medium => WARN,
+        _ => Style::new(),
+    };
+    let paths = if f.paths.is_empty() { String::new() } else { format!(" [{}]", f.paths.join(", ")) };
+    writeln!(out, "    {style}{:<6} {}{style:#} {}{paths}", f.severity.to_string(), f.id, f.message)
 }
 
 fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -127,6 +141,41 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         })
         .collect();
     row(out, "package databases", if dbs.is_empty() { "none".into() } else { dbs.join(", ") })?;
+    row(out, "distroless", format!("{} ({})", p.distroless.verdict, p.distroless.reasons.join("; ")))?;
+    let argv: Vec<String> = p.run.entrypoint.iter().chain(&p.run.cmd).cloned().collect();
+    let start = if argv.is_empty() {
+        "nothing (no Entrypoint, no Cmd)".to_string()
+    } else {
+        format!(
+            "{}{}{}",
+            argv.join(" "),
+            if p.run.shell_form { " (shell form)" } else { "" },
+            p.run.program.as_deref().map(|pr| format!(" -> {pr}")).unwrap_or_default()
+        )
+    };
+    row(out, "runs", format!("{start}; {}", if p.run.can_start { "can start" } else { "CANNOT START" }))?;
+    let b = &p.bloat;
+    row(
+        out,
+        "bloat",
+        format!(
+            "efficiency {:.1} %, reclaimable {}, deleted {}, duplicates {}",
+            b.efficiency * 100.0,
+            human(b.reclaimable_bytes),
+            human(b.deleted_bytes),
+            human(b.duplicate_bytes)
+        ),
+    )?;
+    if !b.categories.is_empty() {
+        let cats: Vec<String> = b.categories.iter().map(|c| format!("{} {}", c.name, human(c.bytes))).collect();
+        row(out, "", cats.join(", "))?;
+    }
+    if !p.findings.is_empty() {
+        writeln!(out, "  {KEY}findings{KEY:#}")?;
+        for f in &p.findings {
+            finding(f, out)?;
+        }
+    }
     if opts.details {
         writeln!(out, "  {KEY}binaries{KEY:#}")?;
         for b in &p.binaries {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diag::{Diagnostic, Severity};
-use crate::elf::{ElfKind, Linkage};
+use crate::elf::ElfInfo;
 use crate::layer::LayerSummary;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -18,10 +18,14 @@ pub struct ImageReport {
     pub reference: String,
     /// The pin: digest of what the reference resolved to.
     pub digest: Option<String>,
+    /// The image name and tag the source records or the reference names.
+    pub name: Option<String>,
+    pub tag: Option<String>,
     pub platforms: Vec<PlatformReport>,
     /// Image-level findings (TAG-*, SRC-*, ARCH-* about the index).
     pub findings: Vec<Finding>,
-    /// Attestation manifests that were skipped.
+    /// Attestation manifests (skipped as images), with the manifest each describes.
+    pub attestations: Vec<Attestation>,
     pub attestations_skipped: usize,
     /// Platforms present in the image but not selected.
     pub platforms_skipped: Vec<String>,
@@ -29,7 +33,19 @@ pub struct ImageReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// An attestation manifest of the index.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Attestation {
+    pub digest: String,
+    pub describes: Option<String>,
+}
+
 impl ImageReport {
+    /// Every finding, image-level and per platform.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().chain(self.platforms.iter().flat_map(|p| &p.findings))
+    }
+
     /// True when any part of the scan failed (exit code 3).
     pub fn incomplete(&self) -> bool {
         self.diagnostics
@@ -39,14 +55,7 @@ impl ImageReport {
     }
 }
 
-/// A finding: a stable ID, a severity, a one-line message and the evidence paths.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Finding {
-    pub id: String,
-    pub severity: String,
-    pub message: String,
-    pub paths: Vec<String>,
-}
+pub use crate::findings::Finding;
 
 /// Everything known about one platform of the image.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -68,6 +77,9 @@ pub struct PlatformReport {
     pub shells: Vec<Tool>,
     pub package_managers: Vec<Tool>,
     pub package_databases: Vec<PackageDatabase>,
+    pub distroless: Distroless,
+    pub run: Run,
+    pub bloat: Bloat,
     pub findings: Vec<Finding>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -108,25 +120,22 @@ pub struct ElfSummary {
     pub unstripped: u64,
 }
 
-/// One ELF file of the merged view.
+/// One ELF file of the merged view: its path, its ELF facts (flattened into the same JSON
+/// object), its size and the layer that wrote it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Binary {
     pub path: String,
-    pub machine: String,
-    pub kind: ElfKind,
-    pub linkage: Linkage,
-    pub interpreter: Option<String>,
-    pub needed: Vec<String>,
-    pub stripped: bool,
-    pub bits: u8,
-    pub soname: Option<String>,
-    pub rpath: Vec<String>,
-    pub runpath: Vec<String>,
-    pub glibc_required: Option<String>,
-    pub go_version: Option<String>,
-    pub debug_bytes: u64,
+    #[serde(flatten)]
+    pub elf: ElfInfo,
     pub size: u64,
     pub layer: usize,
+}
+
+impl std::ops::Deref for Binary {
+    type Target = ElfInfo;
+    fn deref(&self) -> &ElfInfo {
+        &self.elf
+    }
 }
 
 /// A shell or package manager found as a binary.
@@ -148,4 +157,90 @@ pub struct PackageDatabase {
     /// (name, version) of every package listed, for comparisons.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub package_list: Vec<(String, String)>,
+}
+
+/// Distroless verdict: `scratch`, `distroless`, `shell-only` or `full`, with what decided it.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Distroless {
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    /// `/etc/os-release` names the image Distroless (Google's distroless images do).
+    pub os_release_says_distroless: bool,
+}
+
+/// What the container starts, from the config, and whether it can start.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Run {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub path: Option<String>,
+    /// True when the command is in shell form (`/bin/sh -c …`).
+    pub shell_form: bool,
+    /// The file the first word resolves to (through PATH and symlinks).
+    pub program: Option<String>,
+    /// The interpreter of a script program (`#!` line).
+    pub script_interpreter: Option<String>,
+    /// True when every check on the program passed.
+    pub can_start: bool,
+}
+
+/// Wasted and reclaimable space.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Bloat {
+    /// dive's formula per file: Σ smallest copy / Σ all copies (1.0 when nothing was written).
+    pub efficiency: f64,
+    /// Σ over paths of (all copies − the smallest).
+    pub reclaimable_bytes: u64,
+    /// Content removed by a later layer (whiteouts, opaque directories, replaced directories).
+    pub deleted_bytes: u64,
+    /// Identical content at different paths of the merged view: (copies − 1) × size.
+    pub duplicate_bytes: u64,
+    pub duplicate_groups: Vec<DuplicateGroup>,
+    /// Same content written again (chmod/chown in a later layer).
+    pub metadata_only_rewrites: Rewrites,
+    pub categories: Vec<Category>,
+    pub largest_files: Vec<LargeFile>,
+    pub base: BaseBoundary,
+    /// Uncompressed bytes of the layers after the base image.
+    pub user_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct DuplicateGroup {
+    pub bytes: u64,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Rewrites {
+    pub files: u64,
+    pub bytes: u64,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Category {
+    pub name: String,
+    pub bytes: u64,
+    pub files: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct LargeFile {
+    pub path: String,
+    pub bytes: u64,
+    pub layer: usize,
+}
+
+/// Where the base image ends.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct BaseBoundary {
+    /// `annotations`, `history` or `first-layer`.
+    pub method: String,
+    pub name: Option<String>,
+    pub digest: Option<String>,
+    /// Number of layers that belong to the base image.
+    pub layers: usize,
 }

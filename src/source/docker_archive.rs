@@ -60,6 +60,7 @@ pub struct LegacyArchive {
     blobs: HashMap<String, Blob>,
     roots: Vec<Descriptor>,
     pin: Option<String>,
+    repo_tag: Option<String>,
 }
 
 impl LegacyArchive {
@@ -72,6 +73,7 @@ impl LegacyArchive {
         let mut blobs = HashMap::new();
         let mut roots = Vec::new();
         let mut pin = None;
+        let mut repo_tag = None;
         for item in items {
             if let Some(want) = name {
                 let tags = item.repo_tags.clone().unwrap_or_default();
@@ -122,6 +124,9 @@ impl LegacyArchive {
             }))
             .map_err(|e| fail(format!("manifest.json: {e}")))?;
             pin.get_or_insert(config_digest.clone());
+            if repo_tag.is_none() {
+                repo_tag = item.repo_tags.as_ref().and_then(|t| t.first().cloned());
+            }
             blobs.insert(config_digest, Blob::Memory(config));
             blobs.insert(manifest_digest, Blob::Memory(manifest_bytes));
             roots.push(descriptor);
@@ -134,8 +139,9 @@ impl LegacyArchive {
         }
         if roots.len() > 1 {
             pin = None;
+            repo_tag = None;
         }
-        Ok(LegacyArchive { reference: reference.to_string(), files, blobs, roots, pin })
+        Ok(LegacyArchive { reference: reference.to_string(), files, blobs, roots, pin, repo_tag })
     }
 }
 
@@ -151,6 +157,8 @@ impl ImageSource for LegacyArchive {
             notes: vec![
                 "legacy docker-archive: manifests are synthesised; the pin is the image ID (config digest)".into()
             ],
+            tag: self.repo_tag.as_deref().and_then(|t| t.rsplit_once(':')).map(|(_, t)| t.to_string()),
+            name: self.repo_tag.clone(),
         })
     }
 

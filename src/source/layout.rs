@@ -99,7 +99,19 @@ impl ImageSource for OciLayout {
             return Err(Error::reference(&self.reference, "index.json lists no images"));
         }
         let pin = (descriptors.len() == 1).then(|| descriptors[0].digest().to_string());
-        Ok(Roots { descriptors, pin, notes: Vec::new() })
+        let annotation = |key: &str| {
+            (descriptors.len() == 1)
+                .then(|| descriptors[0].annotations().as_ref().and_then(|a| a.get(key).cloned()))
+                .flatten()
+        };
+        let name = annotation(CONTAINERD_NAME);
+        let tag = self.tag.clone().or_else(|| annotation(REF_NAME)).or_else(|| {
+            name.as_deref()
+                .and_then(|n| n.rsplit_once(':'))
+                .filter(|(_, t)| !t.contains('/'))
+                .map(|(_, t)| t.to_string())
+        });
+        Ok(Roots { descriptors, pin, notes: Vec::new(), name, tag })
     }
 
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {

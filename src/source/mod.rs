@@ -29,6 +29,10 @@ pub struct Roots {
     pub pin: Option<String>,
     /// Notes about how the source was read (e.g. a synthesised manifest).
     pub notes: Vec<String>,
+    /// The image name the source records (`docker.io/library/alpine:3.20`), if any.
+    pub name: Option<String>,
+    /// The tag the reference selected or the source records for the image, if any.
+    pub tag: Option<String>,
 }
 
 /// Annotation put on descriptors a source made up itself (legacy docker-archive), whose

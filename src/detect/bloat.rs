@@ -1,0 +1,306 @@
+//! Bloat: efficiency and reclaimable bytes with dive's formula applied per file, bytes deleted by
+//! later layers, duplicate content, metadata-only rewrites, categories of usually unneeded files,
+//! the largest files, and where the base image ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{evidence, Context, Detector};
+use crate::findings::*;
+use crate::fs::{Event, MergedFs};
+use crate::report::{BaseBoundary, Bloat, Category, DuplicateGroup, LargeFile, PlatformReport, Rewrites};
+
+pub struct BloatDetector;
+
+/// Bytes, files, and (size, path) of the files of one category.
+type CategoryTally = (u64, u64, Vec<(u64, String)>);
+
+/// The category of a path of the merged view (no leading `/`), if it is one of the usual
+/// suspects.
+pub fn category(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| path.starts_with(p));
+    let has = |parts: &[&str]| parts.iter().any(|p| path.contains(p));
+    if starts(&[
+        "var/cache/apt/",
+        "var/lib/apt/lists/",
+        "var/cache/apk/",
+        "etc/apk/cache/",
+        "var/cache/dnf/",
+        "var/cache/yum/",
+        "var/cache/zypp/",
+        "var/cache/pacman/pkg/",
+        "usr/local/share/.cache/yarn/",
+        "root/.cache/",
+    ]) || has(&[
+        "/.cache/pip/",
+        "/.npm/_cacache/",
+        "/.cache/yarn/",
+        "/.yarn/cache/",
+        "/.cache/go-build/",
+        "/.cargo/registry/",
+    ]) {
+        return Some("package-cache");
+    }
+    if has(&["/__pycache__/"]) || name.ends_with(".pyc") || name.ends_with(".pyo") {
+        return Some("pycache");
+    }
+    if starts(&[
+        "usr/share/doc/",
+        "usr/share/man/",
+        "usr/share/info/",
+        "usr/local/share/doc/",
+        "usr/local/share/man/",
+        "usr/share/gtk-doc/",
+    ]) {
+        return Some("docs");
+    }
+    if starts(&["usr/share/locale/", "usr/lib/locale/", "usr/share/i18n/"]) {
+        return Some("locales");
+    }
+    if starts(&["usr/lib/debug/"]) {
+        return Some("debug-info");
+    }
+    if starts(&["usr/include/", "usr/local/include/"])
+        || (name.ends_with(".a") && has(&["lib/"]))
+        || name.ends_with(".la")
+    {
+        return Some("dev-files");
+    }
+    let compiler = ["gcc", "g++", "cc", "c++", "cpp", "clang", "clang++", "rustc", "go", "gfortran"];
+    let in_bin = starts(&["usr/bin/", "usr/local/bin/", "bin/"]);
+    if starts(&[
+        "usr/lib/gcc/",
+        "usr/libexec/gcc/",
+        "usr/lib/gcc-cross/",
+        "usr/lib/llvm-",
+        "usr/local/go/",
+        "usr/lib/go-",
+        "usr/local/rustup/",
+        "usr/local/cargo/bin/",
+    ]) || (in_bin
+        && (compiler.contains(&name)
+            || compiler.iter().any(|c| name.starts_with(&format!("{c}-")))
+            || name.contains("-linux-gnu-gcc")
+            || name.contains("-linux-gnu-g++")))
+    {
+        return Some("toolchain");
+    }
+    if starts(&["tmp/", "var/tmp/", "var/log/"]) {
+        return Some("temp");
+    }
+    None
+}
+
+/// dive's per-file formula over the per-path history: (Σ min, Σ all, Σ deleted, rewrites).
+fn waste(fs: &MergedFs) -> (u64, u64, u64, Rewrites) {
+    let (mut min_sum, mut all_sum, mut deleted) = (0u64, 0u64, 0u64);
+    let mut rewrites = Rewrites::default();
+    let mut rewritten = Vec::new();
+    for (path, events) in &fs.history {
+        let mut min = u64::MAX;
+        let mut all = 0u64;
+        let mut last: Option<(u64, u64)> = None;
+        for (_, e) in events {
+            match *e {
+                Event::Written { size, hash } => {
+                    all = all.saturating_add(size);
+                    min = min.min(size);
+                    if last == Some((size, hash)) {
+                        rewrites.files += 1;
+                        rewrites.bytes += size;
+                        rewritten.push(format!("/{path}"));
+                    }
+                    last = Some((size, hash));
+                }
+                Event::Deleted { size } => {
+                    min = 0;
+                    deleted = deleted.saturating_add(size);
+                    last = None;
+                }
+            }
+        }
+        if min == u64::MAX {
+            min = 0;
+        }
+        min_sum = min_sum.saturating_add(min);
+        all_sum = all_sum.saturating_add(all);
+    }
+    rewrites.paths = evidence(rewritten, 20);
+    (min_sum, all_sum, deleted, rewrites)
+}
+
+/// Where the base image ends: annotations, else the history's base CMD entry, else layer 0.
+fn base_boundary(cx: &Context, layers: usize) -> BaseBoundary {
+    let mut b = BaseBoundary { method: "first-layer".into(), layers: layers.min(1), ..Default::default() };
+    let ann = cx.target.manifest.annotations().clone().unwrap_or_default();
+    let labels = cx.target.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
+    let get = |k: &str| ann.get(k).or_else(|| labels.get(k)).cloned();
+    b.name = get("org.opencontainers.image.base.name");
+    b.digest = get("org.opencontainers.image.base.digest");
+    // The history heuristic (trivy's): walking back, after the first entry that made a layer,
+    // the next empty-layer CMD entry is the last of the base image.
+    let history = cx.target.config.history().clone().unwrap_or_default();
+    let mut seen_layer = false;
+    let mut base_end: Option<usize> = None;
+    for (i, h) in history.iter().enumerate().rev() {
+        let empty = h.empty_layer().unwrap_or(false);
+        let created = h.created_by().clone().unwrap_or_default();
+        if !empty {
+            seen_layer = true;
+        } else if seen_layer && (created.contains("#(nop)  CMD") || created.trim_start().starts_with("CMD")) {
+            base_end = Some(i);
+            break;
+        }
+    }
+    let from_history = base_end.map(|end| history[..=end].iter().filter(|h| !h.empty_layer().unwrap_or(false)).count());
+    if let Some(n) = from_history {
+        b.layers = n.min(layers);
+        b.method = "history".into();
+    }
+    if b.name.is_some() || b.digest.is_some() {
+        b.method = if from_history.is_some() { "annotations+history".into() } else { "annotations".into() };
+    }
+    b
+}
+
+impl Detector for BloatDetector {
+    fn name(&self) -> &'static str {
+        "bloat"
+    }
+
+    fn run(&self, cx: &Context, r: &mut PlatformReport) {
+        let (min_sum, all_sum, deleted, rewrites) = waste(cx.fs);
+        let efficiency = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
+
+        // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
+        // content object and are not duplicates.
+        let mut groups: HashMap<(u64, u64), Vec<(String, *const crate::layer::FileData)>> = HashMap::new();
+        let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
+        let mut largest: Vec<LargeFile> = Vec::new();
+        for (path, f, node) in cx.fs.files() {
+            if f.size > 0 {
+                groups.entry((f.size, f.hash)).or_default().push((format!("/{path}"), Arc::as_ptr(f)));
+            }
+            if let Some(c) = category(path) {
+                let e = cats.entry(c).or_default();
+                e.0 += f.size;
+                e.1 += 1;
+                e.2.push((f.size, format!("/{path}")));
+            } else if let Some(elf) = f.elf.as_ref().filter(|e| e.debug_bytes > 0) {
+                let e = cats.entry("debug-info").or_default();
+                e.0 += elf.debug_bytes;
+                e.1 += 1;
+                e.2.push((elf.debug_bytes, format!("/{path}")));
+            }
+            largest.push(LargeFile { path: format!("/{path}"), bytes: f.size, layer: node.layer });
+        }
+        largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.path.cmp(&b.path)));
+        largest.truncate(10);
+        let mut duplicate_bytes = 0u64;
+        let mut dup_groups = Vec::new();
+        for ((size, _), mut members) in groups {
+            members.sort();
+            let mut distinct: Vec<*const crate::layer::FileData> = members.iter().map(|m| m.1).collect();
+            distinct.sort();
+            distinct.dedup();
+            if distinct.len() > 1 {
+                let wasted = (distinct.len() as u64 - 1) * size;
+                duplicate_bytes += wasted;
+                dup_groups.push(DuplicateGroup {
+                    bytes: wasted,
+                    paths: evidence(members.into_iter().map(|m| m.0).collect(), 10),
+                });
+            }
+        }
+        dup_groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.paths.cmp(&b.paths)));
+        dup_groups.truncate(10);
+
+        let order = ["package-cache", "docs", "locales", "dev-files", "debug-info", "toolchain", "pycache", "temp"];
+        let categories: Vec<Category> = order
+            .iter()
+            .filter_map(|n| cats.get(n).map(|(b, f, _)| Category { name: n.to_string(), bytes: *b, files: *f }))
+            .collect();
+        let top = |names: &[&str]| -> (u64, u64, Vec<String>) {
+            let mut bytes = 0;
+            let mut files = 0;
+            let mut all = Vec::new();
+            for n in names {
+                if let Some((b, f, p)) = cats.get(n) {
+                    bytes += b;
+                    files += f;
+                    all.extend(p.iter().cloned());
+                }
+            }
+            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let paths = all.into_iter().take(5).map(|(_, p)| p).collect();
+            (bytes, files, paths)
+        };
+        let human = crate::render::text::human;
+        for (id, names, what) in [
+            (BLOAT_PACKAGE_CACHE, &["package-cache"][..], "package manager caches and indexes"),
+            (BLOAT_DOCS, &["docs", "locales"][..], "documentation, man pages and locales"),
+            (BLOAT_DEV_FILES, &["dev-files"][..], "headers and static libraries"),
+            (BLOAT_DEBUG_INFO, &["debug-info"][..], "debug information"),
+            (BLOAT_TOOLCHAIN, &["toolchain"][..], "compilers and toolchains"),
+            (BLOAT_TEMP, &["temp", "pycache"][..], "temporary files, logs and bytecode caches"),
+        ] {
+            let (bytes, files, paths) = top(names);
+            if files > 0 {
+                r.findings.push(Finding::new(id, format!("{} in {files} file(s) of {what}", human(bytes)), paths));
+            }
+        }
+
+        let base = base_boundary(cx, r.layers.len());
+        let user_bytes = r.layers.iter().skip(base.layers).map(|l| l.uncompressed_bytes).sum();
+        let reclaimable = all_sum - min_sum;
+        let mut over = Vec::new();
+        if let Some(min) = cx.policy.min_efficiency {
+            if efficiency < min {
+                over.push(format!("efficiency {efficiency:.4} is below {min}"));
+            }
+        }
+        if let Some(max) = cx.policy.max_reclaimable {
+            if reclaimable > max {
+                over.push(format!("reclaimable {} exceeds {}", human(reclaimable), human(max)));
+            }
+        }
+        if !over.is_empty() {
+            r.findings.push(Finding::new(BLOAT_WASTE, over.join("; "), vec![]));
+        }
+        r.bloat = Bloat {
+            efficiency,
+            reclaimable_bytes: reclaimable,
+            deleted_bytes: deleted,
+            duplicate_bytes,
+            duplicate_groups: dup_groups,
+            metadata_only_rewrites: rewrites,
+            categories,
+            largest_files: largest,
+            base,
+            user_bytes,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::category;
+
+    #[test]
+    fn categories() {
+        assert_eq!(category("var/cache/apt/archives/x.deb"), Some("package-cache"));
+        assert_eq!(category("var/lib/apt/lists/x_Packages.lz4"), Some("package-cache"));
+        assert_eq!(category("root/.cache/pip/http/a"), Some("package-cache"));
+        assert_eq!(category("usr/share/doc/x/copyright"), Some("docs"));
+        assert_eq!(category("usr/share/locale/de/LC_MESSAGES/x.mo"), Some("locales"));
+        assert_eq!(category("usr/include/stdio.h"), Some("dev-files"));
+        assert_eq!(category("usr/lib/x86_64-linux-gnu/libc.a"), Some("dev-files"));
+        assert_eq!(category("usr/bin/gcc-12"), Some("toolchain"));
+        assert_eq!(category("usr/lib/gcc/x86_64-linux-gnu/12/cc1"), Some("toolchain"));
+        assert_eq!(category("app/__pycache__/m.cpython-311.pyc"), Some("pycache"));
+        assert_eq!(category("var/log/app.log"), Some("temp"));
+        assert_eq!(category("usr/bin/ls"), None);
+        assert_eq!(category("usr/bin/gzip"), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! Findings: the catalogue of stable IDs with their default severity and help text, the
+//! finding record, and the `--fail-on` policy.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How serious a finding is, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        })
+    }
+}
+
+/// One entry of the catalogue: an ID that never changes, its severity, what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub help: &'static str,
+}
+
+macro_rules! rules {
+    ($($name:ident = $id:literal, $sev:ident, $title:literal, $help:literal;)*) => {
+        $(pub const $name: &str = $id;)*
+        /// Every finding ID, in documentation order.
+        pub const RULES: &[Rule] = &[$(Rule { id: $id, severity: Severity::$sev, title: $title, help: $help }),*];
+    };
+}
+
+rules! {
+    TAG_LATEST = "TAG-LATEST", Medium, "Image referenced by `latest` or no tag",
+        "`latest` moves: pin a version tag and, better, the digest.";
+    TAG_FLOATING = "TAG-FLOATING", Low, "Tag is not a full version",
+        "A tag such as `3` or `3.12` moves with every patch release; use a full version (`3.12.4`) or the digest.";
+    TAG_NOT_DIGEST = "TAG-NOT-DIGEST", Info, "Reference is not pinned by digest",
+        "Use the printed `name@sha256:…` pin so that the bytes cannot change under you.";
+    SRC_NO_PROVENANCE = "SRC-NO-PROVENANCE", Low, "No source or revision annotation",
+        "Set `org.opencontainers.image.source` and `org.opencontainers.image.revision` (annotations or labels) so that the image can be traced to its source.";
+    SRC_UNSIGNED = "SRC-UNSIGNED", Low, "No signature found",
+        "No cosign-style signature or OCI referrer was found for the image.";
+    ARCH_MISSING = "ARCH-MISSING", High, "Expected platform missing",
+        "A platform that was expected is not in the index.";
+    ARCH_MISMATCH = "ARCH-MISMATCH", High, "Binary built for another machine",
+        "An ELF file's machine differs from the platform's architecture: it cannot run there (a broken multi-arch build).";
+    LIBC_MISSING_LOADER = "LIBC-MISSING-LOADER", High, "Dynamic loader missing",
+        "A dynamic binary's interpreter (PT_INTERP) does not exist in the image.";
+    LIBC_MISSING_LIBRARY = "LIBC-MISSING-LIBRARY", High, "Needed library not found",
+        "A DT_NEEDED library does not resolve the way the loader would search for it.";
+    LIBC_GLIBC_TOO_OLD = "LIBC-GLIBC-TOO-OLD", High, "glibc older than a binary needs",
+        "A binary needs a GLIBC_x.y symbol version newer than the glibc in the image.";
+    LIBC_MIXED = "LIBC-MIXED", Medium, "glibc and musl both present",
+        "Binaries use both glibc and musl loaders; check that each finds its own libraries.";
+    RUN_NO_COMMAND = "RUN-NO-COMMAND", Medium, "No entrypoint and no command",
+        "The config has neither Entrypoint nor Cmd: the image does nothing unless given a command.";
+    RUN_ENTRYPOINT_MISSING = "RUN-ENTRYPOINT-MISSING", High, "Entrypoint or command cannot start",
+        "The program the container starts is missing, not executable, or its interpreter is missing.";
+    RUN_SHELL_FORM_NO_SHELL = "RUN-SHELL-FORM-NO-SHELL", High, "Shell-form command without a shell",
+        "The command is in shell form (`/bin/sh -c …`) but the image has no /bin/sh.";
+    RUN_AS_ROOT = "RUN-AS-ROOT", Low, "Runs as root",
+        "The config sets no User (or root): the container's processes run as uid 0.";
+    BLOAT_WASTE = "BLOAT-WASTE", Medium, "Wasted space over the threshold",
+        "Efficiency is below --min-efficiency or reclaimable bytes exceed --max-reclaimable.";
+    BLOAT_PACKAGE_CACHE = "BLOAT-PACKAGE-CACHE", Low, "Package manager caches left in the image",
+        "apt/apk/dnf/pip/npm caches and indexes: clean them in the same layer that fills them.";
+    BLOAT_DOCS = "BLOAT-DOCS", Info, "Documentation, man pages and locales",
+        "Docs, man and info pages, and locales are rarely needed at run time.";
+    BLOAT_DEBUG_INFO = "BLOAT-DEBUG-INFO", Low, "Debug information shipped",
+        "/usr/lib/debug and unstripped binaries' debug sections.";
+    BLOAT_DEV_FILES = "BLOAT-DEV-FILES", Info, "Headers and static libraries",
+        "C headers and static libraries are only needed to build.";
+    BLOAT_TOOLCHAIN = "BLOAT-TOOLCHAIN", Low, "Compilers and toolchains",
+        "A compiler in a runtime image: use a multi-stage build.";
+    BLOAT_TEMP = "BLOAT-TEMP", Low, "Temporary files, logs and bytecode caches",
+        "/tmp, /var/tmp, logs and __pycache__ left in the image.";
+    SEC_SETUID = "SEC-SETUID", Medium, "setuid or setgid files",
+        "Files with the setuid or setgid bit can raise privileges.";
+    SEC_WORLD_WRITABLE = "SEC-WORLD-WRITABLE", Medium, "World-writable paths",
+        "Files or directories writable by everyone (directories without the sticky bit).";
+    RUN_INTERPRETER_MISSING = "RUN-INTERPRETER-MISSING", Medium, "Script interpreter missing",
+        "An executable script's `#!` interpreter is not in the image (e.g. python3 removed by a slimming step).";
+}
+
+/// Looks up a rule by ID.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// A finding: a stable ID, a severity, a one-line message and the evidence paths.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub id: String,
+    pub severity: Severity,
+    pub message: String,
+    pub paths: Vec<String>,
+    /// True when the finding is about what the container starts (these rank first).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub entrypoint: bool,
+}
+
+impl Finding {
+    /// A finding with the rule's default severity.
+    pub fn new(id: &str, message: impl Into<String>, paths: Vec<String>) -> Self {
+        let severity = rule(id).map(|r| r.severity).unwrap_or(Severity::Info);
+        Finding { id: id.to_string(), severity, message: message.into(), paths, entrypoint: false }
+    }
+
+    /// Marks the finding as about the entrypoint.
+    pub fn at_entrypoint(mut self) -> Self {
+        self.entrypoint = true;
+        self
+    }
+
+    pub fn with_severity(mut self, s: Severity) -> Self {
+        self.severity = s;
+        self
+    }
+}
+
+/// `--fail-on`: a severity threshold, or a list of IDs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailOn {
+    Severity(Severity),
+    Ids(Vec<String>),
+}
+
+impl FailOn {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(sev) = Severity::parse(s) {
+            return Ok(FailOn::Severity(sev));
+        }
+        let ids: Vec<String> = s.split(',').map(|i| i.trim().to_ascii_uppercase()).filter(|i| !i.is_empty()).collect();
+        for id in &ids {
+            if rule(id).is_none() {
+                return Err(format!("unknown severity or finding ID {id:?}; severities: info, low, medium, high"));
+            }
+        }
+        if ids.is_empty() {
+            return Err("empty --fail-on".into());
+        }
+        Ok(FailOn::Ids(ids))
+    }
+
+    pub fn trips(&self, f: &Finding) -> bool {
+        match self {
+            FailOn::Severity(s) => f.severity >= *s,
+            FailOn::Ids(ids) => ids.contains(&f.id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_parses_severities_and_ids() {
+        assert_eq!(FailOn::parse("HIGH").unwrap(), FailOn::Severity(Severity::High));
+        let ids = FailOn::parse("arch-mismatch, RUN-AS-ROOT").unwrap();
+        assert!(ids.trips(&Finding::new(ARCH_MISMATCH, "x", vec![])));
+        assert!(!ids.trips(&Finding::new(SEC_SETUID, "x", vec![])));
+        assert!(FailOn::parse("NOPE-X").is_err());
+        let med = FailOn::Severity(Severity::Medium);
+        assert!(med.trips(&Finding::new(LIBC_MISSING_LOADER, "x", vec![])));
+        assert!(!med.trips(&Finding::new(TAG_NOT_DIGEST, "x", vec![])));
+    }
+
+    #[test]
+    fn every_design_id_is_in_the_catalogue() {
+        let design = "TAG-LATEST TAG-FLOATING TAG-NOT-DIGEST SRC-NO-PROVENANCE SRC-UNSIGNED ARCH-MISSING ARCH-MISMATCH \
+            LIBC-MISSING-LOADER LIBC-MISSING-LIBRARY LIBC-GLIBC-TOO-OLD LIBC-MIXED RUN-NO-COMMAND RUN-ENTRYPOINT-MISSING \
+            RUN-SHELL-FORM-NO-SHELL RUN-AS-ROOT BLOAT-WASTE BLOAT-PACKAGE-CACHE BLOAT-DOCS BLOAT-DEBUG-INFO BLOAT-DEV-FILES \
+            BLOAT-TOOLCHAIN BLOAT-TEMP SEC-SETUID SEC-WORLD-WRITABLE";
+        for id in design.split_whitespace() {
+            assert!(rule(id).is_some(), "{id}");
+        }
+        // One addition to DESIGN.md's list: RUN-INTERPRETER-MISSING.
+        assert_eq!(RULES.len(), design.split_whitespace().count() + 1);
+    }
+}

@@ -1,0 +1,68 @@
+//! A Markdown summary a CI job can post on a pull request: one table row per platform, then the
+//! findings.
+
+use std::io::{self, Write};
+
+use super::text::human;
+use crate::report::ImageReport;
+
+pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
+    for r in reports {
+        writeln!(out, "### layerscope: `{}`\n", r.reference)?;
+        if let Some(d) = &r.digest {
+            writeln!(out, "Digest: `{d}`\n")?;
+        }
+        writeln!(out, "| platform | size | libc | newest GLIBC needed | shells | package managers | distroless | efficiency | reclaimable | findings |")?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+        for p in &r.platforms {
+            let size: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).sum();
+            let names = |t: &[crate::report::Tool]| {
+                if t.is_empty() {
+                    "none".to_string()
+                } else {
+                    t.iter().map(|x| x.name.clone()).collect::<Vec<_>>().join(", ")
+                }
+            };
+            let libc = match &p.libc.version {
+                Some(v) => format!("{} {v}", p.libc.kind),
+                None => p.libc.kind.clone(),
+            };
+            let counts = |sev| p.findings.iter().filter(|f| f.severity == sev).count();
+            use crate::findings::Severity::*;
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {:.1} % | {} | {} high, {} medium, {} low, {} info |",
+                p.platform,
+                human(size),
+                libc,
+                p.libc.newest_glibc_required.as_deref().unwrap_or("-"),
+                names(&p.shells),
+                names(&p.package_managers),
+                p.distroless.verdict,
+                p.bloat.efficiency * 100.0,
+                human(p.bloat.reclaimable_bytes),
+                counts(High),
+                counts(Medium),
+                counts(Low),
+                counts(Info),
+            )?;
+        }
+        let all: Vec<(Option<&str>, &crate::findings::Finding)> = r
+            .findings
+            .iter()
+            .map(|f| (None, f))
+            .chain(r.platforms.iter().flat_map(|p| p.findings.iter().map(move |f| (Some(p.platform.as_str()), f))))
+            .collect();
+        if !all.is_empty() {
+            writeln!(out, "\n| severity | ID | platform | finding |")?;
+            writeln!(out, "|---|---|---|---|")?;
+            for (platform, f) in all {
+                let msg = f.message.replace('|', "\\|");
+                let paths = if f.paths.is_empty() { String::new() } else { format!(" (`{}`)", f.paths.join("`, `")) };
+                writeln!(out, "| {} | `{}` | {} | {msg}{paths} |", f.severity, f.id, platform.unwrap_or("all"))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
