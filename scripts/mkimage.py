@@ -294,11 +294,14 @@ class Image:
 
     ``extra_history`` entries (dicts) are appended after the layer entries;
     they should be ``empty_layer: true`` entries (e.g. CMD/ENV steps).
+    ``history`` instead gives the whole history in order: a ``Layer`` stands
+    for that layer's entry, a dict for an ``empty_layer`` step (so a base
+    image's ``CMD`` can sit between its layers and the ones built on it).
     """
 
     def __init__(self, layers, arch="amd64", os_="linux", variant=None,
                  entrypoint=None, cmd=None, env=None, workdir=None, user=None,
-                 labels=None, extra_history=None, annotations=None):
+                 labels=None, extra_history=None, annotations=None, history=None):
         self.layers = list(layers)
         self.arch, self.os, self.variant = arch, os_, variant
         cfg = {}
@@ -313,13 +316,30 @@ class Image:
             cfg["WorkingDir"] = workdir
         if labels:
             cfg["Labels"] = dict(labels)
-        history = []
-        for i, l in enumerate(self.layers):
-            history.append({"created": EPOCH,
-                            "created_by": l.comment or ("mkimage layer %d" % (i + 1)),
-                            "comment": "mkimage"})
-        for h in extra_history or []:
-            history.append(dict({"created": EPOCH}, **h))
+        if history is None:
+            history = []
+            for i, l in enumerate(self.layers):
+                history.append({"created": EPOCH,
+                                "created_by": l.comment or ("mkimage layer %d" % (i + 1)),
+                                "comment": "mkimage"})
+            for h in extra_history or []:
+                history.append(dict({"created": EPOCH}, **h))
+        else:
+            if extra_history:
+                raise ValueError("give either history= or extra_history=")
+            steps, history = list(history), []
+            if [h for h in steps if isinstance(h, Layer)] != self.layers:
+                raise ValueError("history= must list every layer once, in order")
+            for h in steps:
+                if isinstance(h, Layer):
+                    i = self.layers.index(h)
+                    history.append({"created": EPOCH,
+                                    "created_by": h.comment or ("mkimage layer %d" % (i + 1)),
+                                    "comment": "mkimage"})
+                elif h.get("empty_layer"):
+                    history.append(dict({"created": EPOCH}, **h))
+                else:
+                    raise ValueError("history= dicts must be empty_layer steps")
         config = {"created": EPOCH, "architecture": arch, "os": os_}
         if variant:
             config["variant"] = variant

@@ -247,6 +247,36 @@ fn every_format_gives_the_same_facts() {
             assert_eq!(counts(a), counts(b), "{reference}");
         }
     }
+    let dir = testdata("images").display().to_string();
+    for (name, others) in [
+        (
+            "musl",
+            vec![
+                format!("docker-archive:{dir}/musl.docker-legacy.tar"),
+                format!("{dir}/musl.docker.tar"),
+                format!("{dir}/musl.oci.tar"),
+            ],
+        ),
+        (
+            "multiarch",
+            vec![format!("oci-archive:{dir}/multiarch.oci.tar"), format!("oci-archive:{dir}/multiarch.oci.tar:latest")],
+        ),
+    ] {
+        let base = scan(&oci(name));
+        for reference in others {
+            let r = scan(&reference);
+            assert_eq!(r.platforms.len(), base.platforms.len(), "{reference}");
+            for (a, b) in base.platforms.iter().zip(&r.platforms) {
+                clean(b);
+                assert_eq!((&a.platform, a.files, a.bytes), (&b.platform, b.files, b.bytes), "{reference}");
+                assert_eq!(
+                    (&a.binaries, &a.libc, &a.package_databases),
+                    (&b.binaries, &b.libc, &b.package_databases),
+                    "{reference}"
+                );
+            }
+        }
+    }
     let legacy = scan(&format!("docker-archive:{}", testdata("images/static.docker-legacy.tar").display()));
     assert_eq!(
         legacy.digest.as_deref(),

@@ -1,11 +1,16 @@
 //! The distroless verdict: `full` (a package manager), `shell-only` (a shell, no package
-//! manager), `distroless` (a C library but neither), `scratch` (no C library: static binaries or
-//! none), with the paths that decided it.
+//! manager), `distroless` (neither, but a C library, a package database or a distroless
+//! os-release: built from a distribution), `scratch` (static binaries or none, nothing else), with
+//! the paths that decided it.
 
 use super::{Context, Detector};
 use crate::report::{Distroless, PlatformReport};
 
 pub struct DistrolessDetector;
+
+fn os_release_says_distroless(r: &PlatformReport) -> bool {
+    r.os_release.as_ref().and_then(|o| o.pretty_name.as_deref()).is_some_and(|n| n.contains("Distroless"))
+}
 
 impl Detector for DistrolessDetector {
     fn name(&self) -> &'static str {
@@ -33,8 +38,14 @@ impl Detector for DistrolessDetector {
             "full"
         } else if !r.shells.is_empty() {
             "shell-only"
-        } else if matches!(r.libc.kind.as_str(), "static" | "none") {
-            reasons.push(format!("no shell, no package manager, no C library (libc: {})", r.libc.kind));
+        } else if matches!(r.libc.kind.as_str(), "static" | "none")
+            && r.package_databases.is_empty()
+            && !os_release_says_distroless(r)
+        {
+            reasons.push(format!(
+                "no shell, no package manager, no C library (libc: {}), no package database",
+                r.libc.kind
+            ));
             "scratch"
         } else {
             reasons.push(format!(

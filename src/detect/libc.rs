@@ -87,12 +87,12 @@ impl Detector for LibcDetector {
         let mut any_static = false;
         let mut newest: Option<(Vec<u32>, String, String)> = None;
         for b in &r.binaries {
+            // The verdict is about the C library present: an interpreter counts when it exists
+            // (a missing one is LIBC-MISSING-LOADER, not a libc).
             if let Some(interp) = &b.interpreter {
-                if let Some(fam) = loader_family(basename(interp)) {
-                    families.insert(fam);
-                }
                 if cx.fs.resolve(interp, cx.limits.symlink_hops).is_ok_and(|(_, n)| matches!(n.kind, NodeKind::File(_)))
                 {
+                    families.extend(loader_family(basename(interp)));
                     loaders.insert(interp.clone());
                 }
             }

@@ -1,0 +1,354 @@
+//! Analysis with known answers: waste measured per file (computed independently here), duplicate
+//! content, the distroless verdict, will-it-run and provenance findings, SARIF validated against
+//! the published schema, `--fail-on` exit codes.
+
+mod common;
+
+use common::{layout, only_platform, scan, Comp, Image, E};
+
+/// Copies of each path per layer, for the independent computation: None = deleted.
+fn expected_waste(copies: &[(&str, Vec<Option<u64>>)]) -> (f64, u64, u64) {
+    let mut min_sum = 0u64;
+    let mut all_sum = 0u64;
+    let mut deleted = 0u64;
+    for (_, list) in copies {
+        let mut min = u64::MAX;
+        let mut last = 0;
+        for c in list {
+            match c {
+                Some(s) => {
+                    all_sum += s;
+                    min = min.min(*s);
+                    last = *s;
+                }
+                None => {
+                    min = 0;
+                    deleted += last;
+                }
+            }
+        }
+        min_sum += min;
+    }
+    (min_sum as f64 / all_sum as f64, all_sum - min_sum, deleted)
+}
+
+#[test]
+fn waste_is_measured_per_file_with_directory_removals_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = vec![b'a'; 1000];
+    let b = vec![b'b'; 3000];
+    let c = vec![b'c'; 500];
+    let d = vec![b'd'; 700];
+    let dup = vec![b'z'; 4096];
+    let l1 = common::tar(&[
+        E::File("etc/conf", &a),
+        E::File("usr/share/doc/pkg/README", &b),
+        E::File("usr/share/doc/pkg/NEWS", &c),
+        E::File("opt/keep", &d),
+        E::File("opt/dup1", &dup),
+    ]);
+    // Layer 2 overwrites conf with a bigger one, removes the whole doc directory (one whiteout
+    // for two files), and copies dup1's content to another path.
+    let a2 = vec![b'A'; 1500];
+    let l2 = common::tar(&[E::File("etc/conf", &a2), E::File("usr/share/.wh.doc", b""), E::File("srv/dup2", &dup)]);
+    // Layer 3 rewrites keep with the same bytes (a chmod) and deletes conf.
+    let l3 = common::tar(&[E::FileMode("opt/keep", &d, 0o600), E::File("etc/.wh.conf", b"")]);
+    let reference = layout(
+        &tmp.path().join("img"),
+        &Image::new("amd64", vec![(l1, Comp::Gzip), (l2, Comp::Zstd), (l3, Comp::None)]),
+    );
+    let r = scan(&reference);
+    let p = only_platform(&r);
+    let (eff, reclaimable, deleted) = expected_waste(&[
+        ("etc/conf", vec![Some(1000), Some(1500), None]),
+        ("usr/share/doc/pkg/README", vec![Some(3000), None]),
+        ("usr/share/doc/pkg/NEWS", vec![Some(500), None]),
+        ("opt/keep", vec![Some(700), Some(700)]),
+        ("opt/dup1", vec![Some(4096)]),
+        ("srv/dup2", vec![Some(4096)]),
+    ]);
+    let bl = &p.bloat;
+    assert!((bl.efficiency - eff).abs() < 1e-9, "efficiency {} != {eff}", bl.efficiency);
+    assert_eq!(bl.reclaimable_bytes, reclaimable);
+    assert_eq!(bl.deleted_bytes, deleted);
+    assert_eq!(deleted, 1500 + 3000 + 500);
+    assert_eq!(bl.duplicate_bytes, 4096);
+    assert_eq!(bl.duplicate_groups[0].paths, vec!["/opt/dup1", "/srv/dup2"]);
+    assert_eq!((bl.metadata_only_rewrites.files, bl.metadata_only_rewrites.bytes), (1, 700));
+    assert_eq!(bl.metadata_only_rewrites.paths, vec!["/opt/keep"]);
+    assert_eq!(bl.largest_files[0].bytes, 4096);
+    assert_eq!((p.layers[1].files_deleted, p.layers[2].files_deleted), (2, 1));
+    assert_eq!(bl.base.method, "first-layer");
+    assert_eq!(bl.user_bytes, p.layers[1].uncompressed_bytes + p.layers[2].uncompressed_bytes);
+    // The documentation is gone from the final view, so it is no category.
+    assert!(bl.categories.iter().all(|c| c.name != "docs"), "{:?}", bl.categories);
+}
+
+#[test]
+fn thresholds_and_fail_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = vec![7u8; 10_000];
+    let l1 = common::tar(&[E::File("data/big", &big), E::File("bin/app", b"#!/bin/false\n")]);
+    let l2 = common::tar(&[E::File("data/.wh.big", b"")]);
+    let dir = tmp.path().join("img");
+    let mut img = Image::new("amd64", vec![(l1, Comp::Gzip), (l2, Comp::Gzip)]);
+    img.config = serde_json::json!({"User": "1000", "Entrypoint": ["/bin/app"]});
+    layout(&dir, &img);
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).arg(&dir).output().unwrap();
+    let out = run(&["scan", "--format", "json", "--min-efficiency", "0.9"]);
+    assert_eq!(out.status.code(), Some(0), "thresholds alone do not fail the run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> =
+        v["platforms"][0]["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"BLOAT-WASTE"), "{ids:?}");
+    let eff = v["platforms"][0]["bloat"]["efficiency"].as_f64().unwrap();
+    assert!((eff - 13.0 / 10_013.0).abs() < 1e-9, "{eff}");
+    assert_eq!(run(&["scan", "-q", "--min-efficiency", "0.9", "--fail-on", "BLOAT-WASTE"]).status.code(), Some(1));
+    assert_eq!(run(&["scan", "-q", "--max-reclaimable", "9.5kB", "--fail-on", "BLOAT-WASTE"]).status.code(), Some(1));
+    assert_eq!(run(&["scan", "-q", "--max-reclaimable", "20kB", "--fail-on", "BLOAT-WASTE"]).status.code(), Some(0));
+    // The entrypoint's interpreter /bin/false is missing: a high finding.
+    assert_eq!(run(&["scan", "-q", "--fail-on", "high"]).status.code(), Some(1));
+    assert_eq!(run(&["scan", "-q", "--fail-on", "RUN-AS-ROOT,SEC-SETUID"]).status.code(), Some(0));
+    assert_eq!(run(&["scan", "-q", "--fail-on", "NOT-AN-ID"]).status.code(), Some(2));
+}
+
+#[test]
+fn sarif_output_is_valid_against_the_published_schema() {
+    let schema_path = common::testdata("../docs/schemas/sarif-2.1.0-rtm.5.json");
+    let mut schema: serde_json::Value = serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    // The published rtm.5 schema has one malformed regex (an unbalanced `]` in run.language),
+    // which a strict meta-schema check rejects; use the pattern it means. Nothing else changes.
+    fn fix(v: &mut serde_json::Value, n: &mut usize) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("pattern").and_then(|p| p.as_str()) == Some("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$") {
+                    m.insert("pattern".into(), "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$".into());
+                    *n += 1;
+                }
+                m.values_mut().for_each(|x| fix(x, n));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| fix(x, n)),
+            _ => {}
+        }
+    }
+    let mut fixed = 0;
+    fix(&mut schema, &mut fixed);
+    assert!(fixed >= 1);
+    let validator = jsonschema::draft4::new(&schema).expect("SARIF schema compiles");
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let images: Vec<String> = ["multiarch", "glibc", "busybox"]
+        .iter()
+        .map(|n| common::testdata(&format!("images/{n}/oci")).display().to_string())
+        .collect();
+    let out = std::process::Command::new(bin).args(["scan", "-q", "--format", "sarif"]).args(&images).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["version"], "2.1.0");
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let mut ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "one rule per finding ID");
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "RUN-AS-ROOT"), "busybox runs as root");
+    for r in results {
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+    }
+    // A broken document is caught by the same validator.
+    let mut broken = doc.clone();
+    broken["runs"][0]["results"][0]["level"] = "catastrophic".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn markdown_summary() {
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let img = common::testdata("images/multiarch/oci");
+    let out = std::process::Command::new(bin).args(["scan", "-q", "--format", "markdown"]).arg(&img).output().unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("| linux/amd64 |") && md.contains("| linux/arm64/v8 |"), "{md}");
+    assert!(md.contains("glibc 2.36") && md.contains("`RUN-AS-ROOT`"), "{md}");
+}
+
+#[test]
+fn distroless_verdicts_and_image_level_findings() {
+    let oci = |n: &str| format!("oci:{}", common::testdata(&format!("images/{n}/oci")).display());
+    let verdict = |n: &str| only_platform(&scan(&oci(n))).distroless.verdict.clone();
+    assert_eq!(verdict("glibc"), "distroless");
+    assert_eq!(verdict("musl"), "distroless", "an apk database without apk is not a package manager");
+    assert_eq!(verdict("busybox"), "shell-only");
+    assert_eq!(verdict("static"), "scratch");
+    let r = scan(&oci("glibc"));
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, vec!["TAG-LATEST", "TAG-NOT-DIGEST", "SRC-NO-PROVENANCE"]);
+    assert!(r.findings[1].message.contains(r.digest.as_deref().unwrap()));
+    let p = only_platform(&r);
+    assert!(p.run.can_start);
+    assert_eq!(p.run.program.as_deref(), Some("/usr/local/bin/hello"));
+    assert!(p.findings.iter().all(|f| f.id != "RUN-AS-ROOT"), "User 65532 is not root");
+    let mr = scan(&oci("multiarch"));
+    assert_eq!(mr.attestations.len(), 1);
+    assert_eq!(mr.attestations[0].describes.as_deref(), Some(mr.platforms[0].manifest_digest.as_str()));
+}
+
+fn ids(p: &layerscope::report::PlatformReport) -> Vec<&str> {
+    p.findings.iter().map(|f| f.id.as_str()).collect()
+}
+
+fn finding<'a>(p: &'a layerscope::report::PlatformReport, id: &str) -> &'a layerscope::findings::Finding {
+    p.findings.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("no {id} in {:?}", ids(p)))
+}
+
+fn fixture(n: &str) -> String {
+    format!("oci:{}", common::testdata(&format!("images/{n}/oci")).display())
+}
+
+#[test]
+fn bloat_fixture_matches_the_independent_computation() {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::testdata("bloat-expected.json")).unwrap()).unwrap();
+    let r = scan(&fixture("bloat"));
+    let p = only_platform(&r);
+    let b = &p.bloat;
+    assert!((b.efficiency - expected["efficiency"].as_f64().unwrap()).abs() < 1e-12, "{}", b.efficiency);
+    assert_eq!(b.reclaimable_bytes, expected["reclaimable"].as_u64().unwrap());
+    assert_eq!(b.deleted_bytes, expected["deleted_bytes"].as_u64().unwrap());
+    assert_eq!(b.duplicate_bytes, expected["duplicate_bytes"].as_u64().unwrap());
+    assert_eq!(b.duplicate_groups[0].paths, vec!["/opt/copy1.bin", "/opt/copy2.bin"]);
+    assert_eq!(
+        (p.files, p.bytes),
+        (expected["final_files"].as_u64().unwrap(), expected["final_bytes"].as_u64().unwrap())
+    );
+    assert_eq!(b.metadata_only_rewrites.paths, vec!["/usr/bin/tool"]);
+    assert_eq!(b.metadata_only_rewrites.bytes, 17808);
+    let cat = |n: &str| b.categories.iter().find(|c| c.name == n).map(|c| (c.bytes, c.files));
+    assert_eq!(cat("package-cache"), Some((50_000, 2)));
+    assert_eq!(cat("docs"), Some((9_000, 3)));
+    assert_eq!(cat("locales"), Some((1_500, 1)));
+    assert_eq!(cat("dev-files"), Some((9_800, 2)));
+    assert_eq!(cat("debug-info"), Some((2_500 + expected["hello_debug_debug_bytes"].as_u64().unwrap(), 2)));
+    assert_eq!(cat("toolchain"), Some((5_000, 2)));
+    assert_eq!(cat("pycache"), Some((600, 1)));
+    assert_eq!(cat("temp"), Some((500, 1)), "build.log was deleted; app.log remains");
+    assert_eq!((b.largest_files[0].bytes, b.largest_files[0].layer), (30_000, 1));
+    let tool = b.largest_files.iter().find(|f| f.path == "/usr/bin/tool").unwrap();
+    assert_eq!(tool.layer, 2, "the layer that wrote it last (0-based)");
+    assert_eq!(b.base.method, "annotations+history");
+    assert_eq!(b.base.name.as_deref(), Some("docker.io/library/debian:12"));
+    assert_eq!(b.base.layers, 1);
+    assert_eq!(b.user_bytes, p.layers[1].uncompressed_bytes + p.layers[2].uncompressed_bytes);
+    for id in
+        ["BLOAT-PACKAGE-CACHE", "BLOAT-DOCS", "BLOAT-DEV-FILES", "BLOAT-DEBUG-INFO", "BLOAT-TOOLCHAIN", "BLOAT-TEMP"]
+    {
+        finding(p, id);
+    }
+    assert!(!ids(p).contains(&"RUN-AS-ROOT"), "User 1000");
+    assert!(r.findings.iter().all(|f| f.id != "SRC-NO-PROVENANCE"), "source and revision annotations are set");
+    // A clean image has none of the bloat findings.
+    let clean = scan(&fixture("static"));
+    assert!(ids(only_platform(&clean)).iter().all(|i| !i.starts_with("BLOAT-")));
+}
+
+#[test]
+fn every_planted_run_defect_is_found_and_a_clean_image_has_none() {
+    let r = scan(&fixture("broken"));
+    let p = only_platform(&r);
+    let planted = [
+        ("RUN-SHELL-FORM-NO-SHELL", "/bin/sh"),
+        ("ARCH-MISMATCH", "/app/arm64-hello"),
+        ("LIBC-GLIBC-TOO-OLD", "/app/needs-newer-glibc"),
+        ("LIBC-MISSING-LIBRARY", "/app/needs-libm"),
+        ("LIBC-MISSING-LOADER", "/app/needs-missing-loader"),
+        ("RUN-INTERPRETER-MISSING", "/app/run.sh: interpreter /usr/bin/python3 does not exist"),
+        ("SEC-SETUID", "/app/suid-tool"),
+        ("SEC-WORLD-WRITABLE", "/data/shared"),
+    ];
+    for (id, path) in planted {
+        let f = finding(p, id);
+        assert_eq!(f.paths, vec![path.to_string()], "{id}");
+    }
+    finding(p, "RUN-AS-ROOT");
+    assert!(finding(p, "LIBC-MISSING-LIBRARY").message.contains("libm.so.6"));
+    assert!(finding(p, "LIBC-GLIBC-TOO-OLD").message.contains("2.99"));
+    assert_eq!(p.findings[0].id, "RUN-SHELL-FORM-NO-SHELL", "the entrypoint's problem ranks first");
+    assert!(p.findings[0].entrypoint);
+    assert!(p.run.shell_form && !p.run.can_start);
+    // /app/good is fine: no finding names it.
+    assert!(p.findings.iter().all(|f| !f.paths.iter().any(|x| x.starts_with("/app/good"))));
+    assert_eq!(p.libc.kind, "glibc", "a binary asking for a missing musl loader does not make the image mixed");
+
+    let r = scan(&fixture("broken-entrypoint"));
+    let p = only_platform(&r);
+    assert_eq!(p.findings[0].id, "RUN-ENTRYPOINT-MISSING");
+    assert_eq!(p.findings[0].paths, vec!["/app/missing-binary"]);
+
+    for clean in ["glibc", "multiarch", "musl", "go", "distroless"] {
+        let r = scan(&fixture(clean));
+        for p in &r.platforms {
+            let bad: Vec<&str> = ids(p)
+                .into_iter()
+                .filter(|i| {
+                    i.starts_with("LIBC-")
+                        || i.starts_with("ARCH-")
+                        || (i.starts_with("RUN-") && *i != "RUN-AS-ROOT")
+                        || i.starts_with("SEC-")
+                })
+                .collect();
+            assert!(bad.is_empty(), "{clean} {}: {bad:?}", p.platform);
+            assert!(p.run.can_start, "{clean}");
+        }
+    }
+}
+
+#[test]
+fn distroless_and_go_fixtures() {
+    let r = scan(&fixture("distroless"));
+    let p = only_platform(&r);
+    assert_eq!(p.distroless.verdict, "distroless");
+    assert!(p.distroless.os_release_says_distroless);
+    let dbs: Vec<(&str, Option<u64>)> = p.package_databases.iter().map(|d| (d.path.as_str(), d.packages)).collect();
+    assert_eq!(dbs, vec![("/var/lib/dpkg/status.d/base", Some(1)), ("/var/lib/dpkg/status.d/tzdata", Some(1))]);
+    assert!(p.package_databases.iter().all(|d| d.kind == layerscope::layer::pkgdb::DbKind::DpkgStatusD));
+    assert!(p.package_managers.is_empty());
+    assert!(!ids(p).contains(&"RUN-AS-ROOT"));
+
+    let r = scan(&fixture("go"));
+    let p = only_platform(&r);
+    let b = common::binary(p, "/app/hello-go");
+    assert_eq!(b.go_version.as_deref(), Some("go1.19.8"));
+    assert_eq!(b.linkage, layerscope::elf::Linkage::Static);
+    assert_eq!(p.elf_summary.go_binaries, 1);
+    assert_eq!(p.distroless.verdict, "scratch");
+}
+
+#[test]
+fn mixed_libc_no_command_and_script_entrypoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = common::tar(&[
+        E::File("lib/ld-musl-x86_64.so.1", b"musl loader stand-in"),
+        E::File("lib64/ld-linux-x86-64.so.2", b"glibc loader stand-in"),
+        E::File("usr/bin/env", b"#!/bin/false\n"),
+        E::File("app/ok.sh", b"#!/usr/bin/env sh\necho\n"),
+    ]);
+    let r = scan(&layout(&tmp.path().join("a"), &Image::new("amd64", vec![(layer.clone(), Comp::Gzip)])));
+    let p = only_platform(&r);
+    assert_eq!(p.libc.kind, "mixed");
+    finding(p, "LIBC-MIXED");
+    assert_eq!(p.findings[0].id, "RUN-NO-COMMAND");
+    assert!(p.findings[0].entrypoint);
+    // env is there but finds no sh in PATH.
+    assert!(finding(p, "RUN-INTERPRETER-MISSING").paths[0].contains("finds no sh"));
+
+    let mut img = Image::new("amd64", vec![(layer, Comp::Gzip)]);
+    img.config = serde_json::json!({"Entrypoint": ["ok.sh"], "WorkingDir": "/app", "Env": ["PATH=/app:/usr/bin"]});
+    let r = scan(&layout(&tmp.path().join("b"), &img));
+    let p = only_platform(&r);
+    assert_eq!(p.run.program.as_deref(), Some("/app/ok.sh"));
+    let f = &p.findings[0];
+    assert_eq!(f.id, "RUN-ENTRYPOINT-MISSING");
+    assert!(f.message.contains("finds no sh in PATH"), "{}", f.message);
+}
