@@ -25,6 +25,26 @@ pub enum Linkage {
     StaticPie,
 }
 
+impl std::fmt::Display for ElfKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ElfKind::Executable => "executable",
+            ElfKind::SharedLibrary => "shared-library",
+            ElfKind::Other => "other",
+        })
+    }
+}
+
+impl std::fmt::Display for Linkage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Linkage::Dynamic => "dynamic",
+            Linkage::Static => "static",
+            Linkage::StaticPie => "static-pie",
+        })
+    }
+}
+
 /// Facts about one ELF file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ElfInfo {

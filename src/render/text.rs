@@ -179,7 +179,7 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
     if opts.details {
         writeln!(out, "  {KEY}binaries{KEY:#}")?;
         for b in &p.binaries {
-            let mut line = format!("    {} {} {:?} {:?}", b.path, b.machine, b.kind, b.linkage);
+            let mut line = format!("    {} {} {} {}", b.path, b.machine, b.kind, b.linkage);
             if let Some(i) = &b.interpreter {
                 line.push_str(&format!(" interp={i}"));
             }
