@@ -194,11 +194,64 @@ pub fn decompress<'a, R: BufRead + Send + 'a>(
         None => Some(format!("media type {media_type:?} is not a known layer type; bytes sniffed as {found:?}")),
     };
     let reader: Box<dyn Read + Send + 'a> = match found {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Gzip => Box::new(GzipMembers::new(raw)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
         Compression::None => Box::new(raw),
     };
     Ok((reader, found, note))
+}
+
+/// Decodes every gzip member of a stream (eStargz writes one per file) and stops, without error,
+/// at zero padding after the last member (some tools pad layers to a block size); other bytes
+/// after a member are an error. The padding is still read by the caller, so the blob digest
+/// covers it.
+pub struct GzipMembers<R: BufRead> {
+    current: Option<flate2::bufread::GzDecoder<R>>,
+    members: u64,
+    done: bool,
+    /// Set once the stream is found bad: every later read fails the same way.
+    failed: Option<String>,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    pub fn new(inner: R) -> Self {
+        GzipMembers { current: Some(flate2::bufread::GzDecoder::new(inner)), members: 0, done: false, failed: None }
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(m) = &self.failed {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, m.clone()));
+            }
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            let Some(dec) = self.current.as_mut() else { return Ok(0) };
+            let n = dec.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.members += 1;
+            let Some(finished) = self.current.take() else { return Ok(0) };
+            let mut inner = finished.into_inner();
+            let head = inner.fill_buf()?;
+            match head.first() {
+                None | Some(0) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+                Some(0x1f) => self.current = Some(flate2::bufread::GzDecoder::new(inner)),
+                Some(b) => {
+                    self.failed = Some(format!(
+                        "byte {b:#04x} after gzip member {} is neither a new member nor zero padding",
+                        self.members
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// Lower-case hex of bytes.

@@ -18,18 +18,20 @@ pub fn pipelined<R: Read + Send, T>(source: R, consume: impl FnOnce(&mut (dyn Bu
             loop {
                 let mut buf = back_rx.try_recv().unwrap_or_default();
                 buf.resize(PIPE_CHUNK, 0);
-                match read_full(&mut source, &mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        if tx.send(Ok(buf)).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
+                let (n, err) = read_full(&mut source, &mut buf);
+                if n > 0 {
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).is_err() {
                         break;
                     }
+                }
+                // The bytes before an error are handed over first; the error follows them.
+                if let Some(e) = err {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+                if n == 0 {
+                    break;
                 }
             }
         });
@@ -38,22 +40,18 @@ pub fn pipelined<R: Read + Send, T>(source: R, consume: impl FnOnce(&mut (dyn Bu
     })
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Fills `buf` as far as the source goes; returns the bytes read and the error that stopped it.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if filled > 0 => {
-                // Hand over what was read; the error comes again on the next call.
-                let _ = e;
-                break;
-            }
-            Err(e) => return Err(e),
+            Err(e) => return (filled, Some(e)),
         }
     }
-    Ok(filled)
+    (filled, None)
 }
 
 struct ChannelReader {

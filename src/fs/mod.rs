@@ -179,7 +179,15 @@ impl MergedFs {
         }
         // AUFS hardlink targets (.wh..wh.plnk/…) are never visible.
         let mut hidden: HashMap<&str, Arc<FileData>> = HashMap::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (e, existed) in delta.entries.iter().zip(lower_exists) {
+            if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(e.path.as_str()) {
+                self.diagnostics.push(Diagnostic::warning(
+                    Some(&delta.digest),
+                    Some(&format!("/{}", e.path)),
+                    "the layer has this path more than once; the last entry wins",
+                ));
+            }
             let kind = match &e.kind {
                 EntryKind::Whiteout | EntryKind::Opaque => continue,
                 EntryKind::File(f) if e.path.starts_with(".wh..wh.plnk/") => {

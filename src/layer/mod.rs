@@ -260,8 +260,8 @@ fn read_layer(
         let (diff_id, count) = rest.digest();
         (diff_id, count, drained)
     });
-    drained?;
     delta.uncompressed_bytes = count;
+    drained?;
     if let Some(expected) = &layer.diff_id {
         if *expected != diff_id {
             return Err(format!("diff_id mismatch: config expects {expected}, uncompressed layer hashes to {diff_id}"));

@@ -1,0 +1,287 @@
+//! Cases from shared/HOSTILE-INPUTS.md that apply to the local sources: each one a fixture built
+//! here and an assertion on the outcome (numbers in comments are the catalogue's).
+
+mod common;
+
+use std::io::Write;
+
+use common::{layout, only_platform, scan, sha256, Comp, Image, E};
+use layerscope::app::{self, ScanOptions};
+use layerscope::diag::Severity;
+
+fn errors(p: &layerscope::report::PlatformReport) -> Vec<String> {
+    p.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.message.clone()).collect()
+}
+
+/// Writes a layout whose single layer blob is `blob` (with the given media type and diff_id).
+fn raw_layer_image(dir: &std::path::Path, blob: &[u8], media_type: &str, diff_id: &str) -> String {
+    let put = |b: &[u8]| {
+        let d = sha256(b);
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), b).unwrap();
+        d
+    };
+    let ld = put(blob);
+    let cfg = serde_json::to_vec(
+        &serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[diff_id]}}),
+    )
+    .unwrap();
+    let cd = put(&cfg);
+    let m = serde_json::to_vec(
+        &serde_json::json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+        "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":cd,"size":cfg.len()},
+        "layers":[{"mediaType":media_type,"digest":ld,"size":blob.len()}]}),
+    )
+    .unwrap();
+    let md = put(&m);
+    common::write_layout(
+        dir,
+        vec![serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":md,"size":m.len()})],
+    );
+    format!("oci:{}", dir.display())
+}
+
+#[test]
+fn gzip_with_zero_padding_is_accepted_and_garbage_is_not() {
+    // 32: valid gzip + 512 NUL bytes.
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = common::tar(&[E::File("a.txt", b"hello\n")]);
+    let (gz, mt) = common::compress(&tar, Comp::Gzip);
+    let mut padded = gz.clone();
+    padded.extend([0u8; 512]);
+    let r = scan(&raw_layer_image(&tmp.path().join("a"), &padded, mt, &sha256(&tar)));
+    let p = only_platform(&r);
+    assert!(errors(p).is_empty(), "{:?}", p.diagnostics);
+    assert_eq!(p.files, 1);
+    assert_eq!(p.layers[0].compressed_bytes, padded.len() as u64, "the digest covers the padding");
+    let mut garbage = gz;
+    garbage.extend(b"GARBAGE!");
+    let r = scan(&raw_layer_image(&tmp.path().join("b"), &garbage, mt, &sha256(&tar)));
+    let errs = errors(only_platform(&r));
+    assert!(errs.iter().any(|e| e.contains("neither a new member nor zero padding")), "{errs:?}");
+}
+
+#[test]
+fn empty_blob_and_empty_tar_are_empty_layers() {
+    // 36
+    let tmp = tempfile::tempdir().unwrap();
+    let r = scan(&raw_layer_image(&tmp.path().join("a"), b"", "application/vnd.oci.image.layer.v1.tar", &sha256(b"")));
+    assert!(errors(only_platform(&r)).is_empty());
+    let empty_tar = [0u8; 1024];
+    let (gz, mt) = common::compress(&empty_tar, Comp::Gzip);
+    let r = scan(&raw_layer_image(&tmp.path().join("b"), &gz, mt, &sha256(&empty_tar)));
+    let p = only_platform(&r);
+    assert!(errors(p).is_empty());
+    assert_eq!((p.files, p.layers[0].uncompressed_bytes), (0, 1024));
+}
+
+#[test]
+fn zstd_frame_asking_for_a_2_gib_window_is_refused() {
+    // 30: window_log 31 is over the decoder's default limit (2^27).
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = common::tar(&[E::File("a", b"x")]);
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(31)).unwrap();
+    enc.write_all(&tar).unwrap();
+    let blob = enc.finish().unwrap();
+    let r = scan(&raw_layer_image(
+        &tmp.path().join("a"),
+        &blob,
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        &sha256(&tar),
+    ));
+    let errs = errors(only_platform(&r));
+    assert!(!errs.is_empty(), "a 2 GiB window must not be accepted");
+}
+
+#[test]
+fn gzip_bomb_stops_at_the_ratio_limit() {
+    // 29: 256 MiB of zeros compress to about 250 kB (ratio > 1000).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut header = tar::Header::new_gnu();
+    header.set_path("zeros").unwrap();
+    header.set_size(256 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(header.as_bytes()).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        enc.write_all(&chunk).unwrap();
+    }
+    let gz = enc.finish().unwrap();
+    assert!(gz.len() < (256 << 20) / 1000, "the fixture is a bomb: {} bytes", gz.len());
+    let diff_id = format!("sha256:{}", "0".repeat(64));
+    let r = scan(&raw_layer_image(&tmp.path().join("a"), &gz, "application/vnd.oci.image.layer.v1.tar+gzip", &diff_id));
+    let errs = errors(only_platform(&r));
+    assert!(errs.iter().any(|e| e.contains("compression-ratio")), "{errs:?}");
+}
+
+#[test]
+fn tar_headers_that_lie() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 18: a size field of 2^62 with 10 bytes of data: an error, no allocation from the size.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("huge").unwrap();
+    h.set_size(1 << 62);
+    h.set_cksum();
+    let mut layer = h.as_bytes().to_vec();
+    layer.extend([7u8; 10]);
+    let r = scan(&raw_layer_image(
+        &tmp.path().join("a"),
+        &layer,
+        "application/vnd.oci.image.layer.v1.tar",
+        &sha256(&layer),
+    ));
+    let errs = errors(only_platform(&r));
+    assert!(errs.iter().any(|e| e.contains("damaged") && e.contains("bytes of entry data missing")), "{errs:?}");
+
+    // 11 (whiteout without a name), 25 (unknown type), 10 (same path twice: last wins).
+    let mut odd = tar::Header::new_gnu();
+    odd.set_path("weird").unwrap();
+    odd.set_entry_type(tar::EntryType::new(b'Z'));
+    odd.set_size(0);
+    odd.set_cksum();
+    let mut layer = common::tar(&[E::File("dir/.wh.", b""), E::File("twice", b"first"), E::Dir("twice/")]);
+    layer.truncate(layer.len() - 1024);
+    layer.extend_from_slice(odd.as_bytes());
+    layer.extend([0u8; 1024]);
+    let r = scan(&raw_layer_image(
+        &tmp.path().join("b"),
+        &layer,
+        "application/vnd.oci.image.layer.v1.tar",
+        &sha256(&layer),
+    ));
+    let p = only_platform(&r);
+    let msgs: Vec<&str> = p.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(msgs.iter().any(|m| m.contains("whiteout without a name")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("unknown tar entry type 'Z'")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("more than once; the last entry wins")), "{msgs:?}");
+    let loaded = app::load(&format!("oci:{}", tmp.path().join("b").display()), &ScanOptions::default()).unwrap();
+    let fs = loaded.merged(&loaded.resolution.targets[0]);
+    assert!(matches!(fs.get("twice").unwrap().kind, layerscope::fs::NodeKind::Dir), "the last entry wins");
+}
+
+#[test]
+fn archives_that_point_outside_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 27: a legacy docker-archive whose manifest.json names a layer outside the archive.
+    let cfg = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+    let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["../../../../etc/passwd"]}]"#;
+    let t = tmp.path().join("escape.tar");
+    std::fs::write(&t, common::tar(&[E::File("manifest.json", manifest), E::File("c.json", cfg)])).unwrap();
+    let e = app::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("points outside the archive") && e.contains("../../../../etc/passwd"), "{e}");
+    // A layer.tar symlinked inside the archive is accepted (old docker save de-duplication),
+    // one pointing out of it is not.
+    let layer = common::tar(&[E::File("f", b"1")]);
+    let cfg = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#,
+        sha256(&layer),
+        sha256(&layer)
+    );
+    let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar","b/layer.tar"]}]"#;
+    let ok = tmp.path().join("ok.tar");
+    std::fs::write(
+        &ok,
+        common::tar(&[
+            E::File("manifest.json", manifest),
+            E::File("c.json", cfg.as_bytes()),
+            E::File("a/layer.tar", &layer),
+            E::Symlink("b/layer.tar", "../a/layer.tar"),
+        ]),
+    )
+    .unwrap();
+    let r = scan(ok.to_str().unwrap());
+    assert!(errors(only_platform(&r)).is_empty());
+    let bad = tmp.path().join("bad.tar");
+    std::fs::write(
+        &bad,
+        common::tar(&[
+            E::File("manifest.json", manifest),
+            E::File("c.json", cfg.as_bytes()),
+            E::File("a/layer.tar", &layer),
+            E::Symlink("b/layer.tar", "../../../etc/passwd"),
+        ]),
+    )
+    .unwrap();
+    let e = app::scan(bad.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("outside the archive"), "{e}");
+
+    // 28: an OCI archive whose blob is a symlink to another member is refused for that blob.
+    let img = tmp.path().join("img");
+    layout(&img, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::Gzip)]));
+    let loaded = app::load(&format!("oci:{}", img.display()), &ScanOptions::default()).unwrap();
+    let layer_digest = loaded.resolution.targets[0].layers[0].descriptor.digest().to_string();
+    let mut entries_owned: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in walk(&img) {
+        let rel = e.strip_prefix(&img).unwrap().to_string_lossy().into_owned();
+        if rel.ends_with(&layer_digest[7..]) {
+            continue;
+        }
+        entries_owned.push((rel, std::fs::read(&e).unwrap()));
+    }
+    let mut entries: Vec<E> = entries_owned.iter().map(|(p, b)| E::File(p, b)).collect();
+    entries.push(E::File("oci-layout-copy", b"x"));
+    let link = format!("blobs/sha256/{}", &layer_digest[7..]);
+    entries.push(E::Symlink(&link, "../../oci-layout-copy"));
+    let archive = tmp.path().join("img.oci.tar");
+    std::fs::write(&archive, common::tar(&entries)).unwrap();
+    let r = scan(&format!("oci-archive:{}", archive.display()));
+    let errs = errors(only_platform(&r));
+    assert!(errs.iter().any(|e| e.contains("is a link inside the archive; refused")), "{errs:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn index_cycles_depth_and_attestation_only_indexes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    // 46: an index holding only attestation entries.
+    let d = common::write_image(&dir, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::None)]));
+    let mut att = d.clone();
+    att["platform"] = serde_json::json!({"architecture":"unknown","os":"unknown"});
+    att["annotations"] = serde_json::json!({"vnd.docker.reference.type":"attestation-manifest"});
+    common::write_layout(&dir, vec![att]);
+    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("no manifest for any platform"), "{e}");
+    // 44: 64 nested indexes stop at the depth limit with an error naming it.
+    let mut child = d.clone();
+    for _ in 0..64 {
+        let idx = serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[child]})).unwrap();
+        let digest = sha256(&idx);
+        std::fs::write(dir.join("blobs/sha256").join(&digest[7..]), &idx).unwrap();
+        child =
+            serde_json::json!({"mediaType":"application/vnd.oci.image.index.v1+json","digest":digest,"size":idx.len()});
+    }
+    common::write_layout(&dir, vec![child]);
+    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("index-depth"), "{e}");
+    // 41: a malformed digest is refused before any path is built from it.
+    common::write_layout(
+        &dir,
+        vec![
+            serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../etc/passwd","size":10}),
+        ],
+    );
+    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("index.json") && e.contains("malformed"), "{e}");
+    // 48: deeply nested JSON is a parse error, not a stack overflow.
+    std::fs::write(dir.join("index.json"), "[".repeat(100_000)).unwrap();
+    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("index.json"), "{e}");
+}
