@@ -48,8 +48,19 @@ pub fn findings(i: &Inputs) -> Vec<Finding> {
             Some(_) => {}
         }
         if let Some(pin) = i.pin {
-            let name = i.name.map(|n| n.rsplit_once(':').map(|(n, _)| n).unwrap_or(n)).unwrap_or(i.reference);
-            out.push(Finding::new(TAG_NOT_DIGEST, format!("not pinned by digest; pin: {name}@{pin}"), vec![]));
+            // A name to pin exists for registry references and archives that record one; a
+            // local layout is pinned by its digest alone.
+            let message = match i.name {
+                Some(n) => {
+                    let repo = match n.rsplit_once(':') {
+                        Some((repo, tag)) if !tag.contains('/') => repo,
+                        _ => n,
+                    };
+                    format!("not pinned by digest; pin: {repo}@{pin}")
+                }
+                None => format!("not pinned by digest; the digest to pin is {pin}"),
+            };
+            out.push(Finding::new(TAG_NOT_DIGEST, message, vec![]));
         }
     }
     let has = |key: &str| {

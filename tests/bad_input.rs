@@ -87,8 +87,12 @@ fn digest_mismatch_of_an_uncompressed_layer() {
     std::fs::write(path, &bytes).unwrap();
     let p = only_platform(&scan(&reference)).clone();
     let errs = errors(&p);
-    assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].starts_with(digest.as_str()) && errs[0].contains("diff_id mismatch"), "{errs:?}");
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs.iter().all(|e| e.starts_with(digest.as_str())), "{errs:?}");
+    assert!(
+        errs[0].contains("diff_id mismatch") && errs[1].contains("blob verification failed: digest mismatch"),
+        "{errs:?}"
+    );
 }
 
 #[test]

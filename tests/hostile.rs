@@ -285,3 +285,38 @@ fn index_cycles_depth_and_attestation_only_indexes() {
     let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index.json"), "{e}");
 }
+
+#[test]
+fn sha512_layer_digests_are_verified_with_sha512() {
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    let layer = common::tar(&[E::File("a", b"a")]);
+    let hex512: String = sha2::Sha512::digest(&layer).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(dir.join("blobs/sha512")).unwrap();
+    std::fs::write(dir.join("blobs/sha512").join(&hex512), &layer).unwrap();
+    let put = |b: &[u8]| {
+        let d = sha256(b);
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), b).unwrap();
+        d
+    };
+    let cfg = serde_json::to_vec(&serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[sha256(&layer)]}})).unwrap();
+    let cd = put(&cfg);
+    let m = serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":cd,"size":cfg.len()},
+        "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":format!("sha512:{hex512}"),"size":layer.len()}]}))
+    .unwrap();
+    let md = put(&m);
+    common::write_layout(
+        &dir,
+        vec![serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":md,"size":m.len()})],
+    );
+    let r = scan(&format!("oci:{}", dir.display()));
+    let p = only_platform(&r);
+    assert!(errors(p).is_empty(), "{:?}", p.diagnostics);
+    assert_eq!(p.files, 1);
+    // A wrong sha512 is a mismatch that names the algorithm used.
+    std::fs::write(dir.join("blobs/sha512").join(&hex512), common::tar(&[E::File("a", b"b")])).unwrap();
+    let r = scan(&format!("oci:{}", dir.display()));
+    assert!(errors(only_platform(&r)).iter().any(|e| e.contains("content hashes to sha512:")));
+}

@@ -11,18 +11,53 @@ use sha2::{Digest as _, Sha256};
 
 use crate::oci::LayerType;
 
-/// Wraps a blob stream: hashes it with sha256, counts it, and refuses to read past
-/// `expected_size` (one byte more is read to detect an oversized blob).
+/// A sha256 or sha512 hasher, chosen by the descriptor's digest algorithm.
+#[derive(Clone)]
+enum Hasher {
+    Sha256(Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn for_digest(digest: &str) -> Self {
+        if digest.starts_with("sha512:") {
+            Hasher::Sha512(sha2::Sha512::new())
+        } else {
+            Hasher::Sha256(Sha256::new())
+        }
+    }
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(b),
+            Hasher::Sha512(h) => h.update(b),
+        }
+    }
+    fn finish(self) -> String {
+        match self {
+            Hasher::Sha256(h) => format!("sha256:{}", hex(&h.finalize())),
+            Hasher::Sha512(h) => format!("sha512:{}", hex(&h.finalize())),
+        }
+    }
+}
+
+/// Wraps a blob stream: hashes it with the descriptor's algorithm (sha256 or sha512), counts it,
+/// and refuses to read past `expected_size` (one byte more is read to detect an oversized blob).
 pub struct VerifyingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Hasher,
     count: u64,
     expected_size: u64,
 }
 
 impl<R: Read> VerifyingReader<R> {
+    /// A reader hashing with sha256.
     pub fn new(inner: R, expected_size: u64) -> Self {
-        VerifyingReader { inner, hasher: Sha256::new(), count: 0, expected_size }
+        VerifyingReader { inner, hasher: Hasher::Sha256(Sha256::new()), count: 0, expected_size }
+    }
+
+    /// Like [`VerifyingReader::new`], hashing with the algorithm of `digest`.
+    pub fn for_digest(inner: R, expected_size: u64, digest: &str) -> Self {
+        VerifyingReader { inner, hasher: Hasher::for_digest(digest), count: 0, expected_size }
     }
 
     /// Bytes read so far.
@@ -43,7 +78,10 @@ impl<R: Read> VerifyingReader<R> {
                 self.expected_size, self.count
             ));
         }
-        let got = format!("sha256:{}", hex(&self.hasher.finalize()));
+        if !(expected_digest.starts_with("sha256:") || expected_digest.starts_with("sha512:")) {
+            return Err(format!("digest algorithm of {expected_digest} is not supported (sha256, sha512 are)"));
+        }
+        let got = self.hasher.finish();
         if got != expected_digest {
             return Err(format!("digest mismatch: content hashes to {got}"));
         }

@@ -306,6 +306,7 @@ impl Detector for Runnable {
 
         // Executable scripts whose interpreter is missing (the entrypoint's was checked above).
         let mut broken_scripts = Vec::new();
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         for (path, f, _) in cx.fs.files() {
             let Some(sb) = f.extra.as_ref().and_then(|e| e.shebang.as_deref()) else { continue };
             let abs = format!("/{path}");
@@ -313,13 +314,15 @@ impl Detector for Runnable {
                 continue;
             }
             if let Err(why) = check_shebang(cx.fs, sb, &path_var, hops) {
-                broken_scripts.push(format!("{abs}: {why}"));
+                broken_scripts.push(abs);
+                *reasons.entry(why).or_default() += 1;
             }
         }
         if !broken_scripts.is_empty() {
+            let why: Vec<String> = reasons.into_iter().map(|(w, n)| format!("{w} ({n})")).collect();
             r.findings.push(Finding::new(
                 RUN_INTERPRETER_MISSING,
-                format!("{} executable script(s) whose interpreter is missing", broken_scripts.len()),
+                format!("{} executable script(s) cannot run: {}", broken_scripts.len(), why.join("; ")),
                 evidence(broken_scripts, 20),
             ));
         }

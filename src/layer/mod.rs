@@ -166,7 +166,7 @@ pub fn analyse(
         }
     };
     let counting = Counting { inner: blob, progress };
-    let mut verify = VerifyingReader::new(counting, d.size());
+    let mut verify = VerifyingReader::for_digest(counting, d.size(), &digest);
     // Three stages on their own threads: read and hash the blob, decompress, walk and hash the
     // tar; so one big layer uses more than one core.
     let outcome = blob::pipelined(&mut verify, |compressed| {
@@ -175,9 +175,10 @@ pub fn analyse(
         let drained = drain(compressed).map_err(|e| format!("reading the blob: {e}"));
         walked.and(drained)
     });
+    // A failed walk still gets the blob checked: a digest or size mismatch says more than a
+    // decompression error alone.
     if let Err(message) = outcome {
         delta.diagnostics.push(Diagnostic::error(Some(&digest), None, message));
-        return delta;
     }
     if let Err(e) = verify.drain() {
         delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("reading the blob: {e}")));

@@ -64,7 +64,7 @@ pub fn read_document(source: &dyn ImageSource, d: &Descriptor, limits: &Limits, 
         ));
     }
     let reader = source.open_blob(d)?;
-    let mut v = VerifyingReader::new(reader, d.size());
+    let mut v = VerifyingReader::for_digest(reader, d.size(), &digest);
     let mut bytes = Vec::with_capacity(d.size() as usize);
     std::io::Read::read_to_end(&mut v, &mut bytes).map_err(|e| Error::io(format!("{what} {digest}"), e))?;
     v.verify(&digest).map_err(|m| Error::Blob { digest: digest.clone(), message: format!("{what}: {m}") })?;
