@@ -656,6 +656,82 @@ broken_ep = mk.Image([glibc_base, broken_libc6, broken_app], arch="amd64",
                      extra_history=[hist('ENTRYPOINT ["/app/missing-binary"]')])
 write_all("broken-entrypoint", broken_ep, ("oci",))
 
+# ------------------------------------------------------------------ multiarch-drift
+# The multiarch pair with planted differences between its variants (for `compare`): the same
+# common and libc layers as multiarch, then one app layer per platform that differs on purpose:
+# a file only in arm64, libc6 at another version in arm64's dpkg status plus a package only
+# there, and /usr/local/bin/greet built for amd64 in both variants (wrong in arm64).
+
+
+def dpkg_stanza_with(pkg, **over):
+    """dpkg_stanza(pkg) with fields replaced (Version, Architecture)."""
+    f = control_fields(pkg)
+    f["Status"] = "install ok installed"
+    f.update(over)
+    keys = [k for k in STATUS_ORDER if k in f] + [k for k in f if k not in STATUS_ORDER]
+    return "".join("%s: %s\n" % (k, f[k]) for k in keys) + "\n"
+
+
+# The arm64 libc files are libc6-arm64-cross 2.36-8cross1, i.e. glibc 2.36-8 (its banner).
+drift_arm64_libc6 = deb_version("libc6-arm64-cross").replace("cross1", "")
+drift_tuning = (
+    "Package: layerscope-tuning\n"
+    "Status: install ok installed\n"
+    "Priority: optional\n"
+    "Section: misc\n"
+    "Installed-Size: 1\n"
+    "Maintainer: layerscope fixtures <fixtures@example.invalid>\n"
+    "Architecture: arm64\n"
+    "Version: 1.0-1\n"
+    "Description: arm64-only tuning file (multiarch-drift fixture)\n"
+    "\n")
+drift_tuning_conf = "# layerscope multiarch-drift: present in the arm64 variant only\nthreads=8\n"
+drift_amd64 = mk.Image([
+    common,
+    amd64.layers[1],
+    Layer([
+        Dir("usr/local/bin"),
+        File("usr/local/bin/greet", src=b("hello-glibc"), mode=EXE),
+        File("usr/local/bin/hello", src=b("hello-glibc"), mode=EXE),
+        Dir("var/lib/dpkg"),
+        File("var/lib/dpkg/status", dpkg_stanza("base-files") + dpkg_stanza("libc6")),
+    ], comment="COPY hello greet /usr/local/bin/ + dpkg status (base-files, libc6 %s)"
+       % deb_version("libc6")),
+], arch="amd64", entrypoint=["/usr/local/bin/hello"],
+    extra_history=[hist('ENTRYPOINT ["/usr/local/bin/hello"]')])
+drift_arm64 = mk.Image([
+    common,
+    arm64.layers[1],
+    Layer([
+        Dir("usr/local/bin"),
+        File("usr/local/bin/greet", src=b("hello-glibc"), mode=EXE),
+        File("usr/local/bin/hello", src=b("hello-arm64"), mode=EXE),
+        Dir("usr/share/layerscope"),
+        File("usr/share/layerscope/arm64-tuning.conf", drift_tuning_conf),
+        Dir("var/lib/dpkg"),
+        File("var/lib/dpkg/status",
+             dpkg_stanza_with("base-files", Architecture="arm64")
+             + dpkg_stanza_with("libc6", Version=drift_arm64_libc6, Architecture="arm64")
+             + drift_tuning),
+    ], comment="COPY hello greet(amd64!) arm64-tuning.conf + dpkg status (base-files, libc6 %s, "
+               "layerscope-tuning)" % drift_arm64_libc6),
+], arch="arm64", variant="v8", entrypoint=["/usr/local/bin/hello"],
+    extra_history=[hist('ENTRYPOINT ["/usr/local/bin/hello"]')])
+drift_index = mk.Index([drift_amd64, drift_arm64])
+d = os.path.join(OUT, "multiarch-drift")
+if os.path.isdir(d):
+    shutil.rmtree(d)
+os.makedirs(d)
+mk.write_oci_dir(os.path.join(d, "oci"), [mk.tagged(drift_index, "latest")])
+# Its digests go to WORK/drift-digests.txt (digests.txt is left as it was; see testdata/README.md).
+with open(os.path.join(WORK, "drift-digests.txt"), "w") as f:
+    f.write("multiarch-drift index=%s\n" % drift_index.digest)
+    for name, img in [("multiarch-drift/amd64", drift_amd64), ("multiarch-drift/arm64", drift_arm64)]:
+        f.write("%s manifest=%s config=%s\n" % (name, img.digest, img.config_digest))
+        for i, l in enumerate(img.layers):
+            f.write("  layer%d %s %s size=%d diff_id=%s tar=%d\n" % (
+                i + 1, l.media_type, l.digest, len(l.blob), l.diff_id, len(l.tar)))
+
 # ------------------------------------------------------------------ summary
 with open(os.path.join(WORK, "digests.txt"), "w") as f:
     for name, img in [("glibc", glibc), ("static", static), ("static-pie", static_pie),

@@ -1,0 +1,101 @@
+//! The `compare` subcommand of the binary: its arguments, the call into
+//! [`layerscope::compare`], and the exit code (0, 1 for --fail-on, 2 unreadable, 3 partial).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use layerscope::app::ScanOptions;
+use layerscope::compare::{self, CompareOptions, Format};
+use layerscope::diag::Severity;
+use layerscope::findings::FailOn;
+use layerscope::limits::Limits;
+use layerscope::oci::platform::{Platform, PlatformFilter};
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// One image (its platforms side by side) or two (the platforms they share, or the only
+    /// one of each): oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
+    #[arg(required = true, num_args = 1..=2, value_name = "IMAGE")]
+    images: Vec<String>,
+    /// Platforms to compare, comma-separated, docker syntax (linux/amd64,linux/arm64). The first
+    /// is the baseline. A named platform an image lacks is an ARCH-MISSING finding.
+    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    platforms: PlatformFilter,
+    /// Platforms every image must have, comma-separated: each one missing is ARCH-MISSING.
+    #[arg(long, value_delimiter = ',', value_parser = Platform::parse, value_name = "P,...")]
+    expect_platforms: Vec<Platform>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when a finding (ARCH-MISSING included) is at or above this severity, or has one
+    /// of these IDs.
+    #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
+    fail_on: Option<FailOn>,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Write the comparison to FILE instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Raise or lower a limit on input, NAME=VALUE (as for scan).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
+    let mut limits = Limits::default();
+    for l in &args.limits {
+        limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
+    }
+    let opts = CompareOptions {
+        scan: ScanOptions { platforms: args.platforms.clone(), limits, progress: !args.quiet, ..Default::default() },
+        expect: args.expect_platforms.clone(),
+    };
+    let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
+    let report = match compare::compare(&refs, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("layerscope: {e}");
+            return Ok(2);
+        }
+    };
+    for s in &report.sides {
+        for d in s.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+            eprintln!(
+                "layerscope: {} {}{}{}: {}",
+                report.images[s.image].reference,
+                s.platform,
+                d.layer.as_deref().map(|l| format!(" layer {l}")).unwrap_or_default(),
+                d.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
+                d.message
+            );
+        }
+    }
+    for i in &report.images {
+        for d in i.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+            eprintln!("layerscope: {}: {}", i.reference, d.message);
+        }
+    }
+    // As for scan: 3 (partial: findings may be incomplete) over 1 (--fail-on).
+    let code = if report.incomplete() {
+        3
+    } else if args.fail_on.as_ref().is_some_and(|f| report.all_findings().any(|x| f.trips(x))) {
+        1
+    } else {
+        0
+    };
+    match &args.output {
+        Some(path) => {
+            let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            compare::render(&report, args.format, &mut f)?;
+        }
+        None => {
+            let mut out = anstream::stdout().lock();
+            compare::render(&report, args.format, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(code)
+}
