@@ -26,6 +26,8 @@ pub struct ScanOptions {
     /// Show progress bars on stderr (only when it is a terminal).
     pub progress: bool,
     pub policy: Policy,
+    /// Registry access (`--insecure-registry`).
+    pub registry: source::registry::RegistryOptions,
 }
 
 /// An image read up to its layers: what the reference resolved to, and each distinct layer's
@@ -37,6 +39,8 @@ pub struct Loaded {
     pub resolution: resolve::Resolution,
     pub deltas: HashMap<String, LayerDelta>,
     pub diagnostics: Vec<Diagnostic>,
+    /// What the registry said, for registry images.
+    pub registry: Option<crate::report::RegistryFacts>,
 }
 
 impl Loaded {
@@ -49,7 +53,16 @@ impl Loaded {
 /// Opens an image, resolves its platforms and reads every distinct layer once. An `Err` means
 /// nothing of the image could be read (exit code 2).
 pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
-    let source = source::open(reference, &opts.limits)?;
+    load_with(reference, opts, &mut HashMap::new())
+}
+
+/// A layer already read, as [`load_with`] takes it: (blob digest, diff_id the config expects).
+pub type LayerKey = (String, Option<String>);
+
+/// Like [`load`], but a layer whose (digest, diff_id) is in `known` is moved out of it instead
+/// of being read again (`compare` reads a layer two images share once).
+pub fn load_with(reference: &str, opts: &ScanOptions, known: &mut HashMap<LayerKey, LayerDelta>) -> Result<Loaded> {
+    let source = source::open_with(reference, &opts.limits, &opts.registry)?;
     let roots = source.roots()?;
     let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
     let mut diagnostics: Vec<Diagnostic> =
@@ -67,17 +80,31 @@ pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
             if res.platforms_skipped.is_empty() { "none".to_string() } else { res.platforms_skipped.join(", ") };
         return Err(Error::NoPlatform(format!("{reference}: no manifest for {wanted}; available: {available}")));
     }
-    let deltas = read_layers(source.as_ref(), &res.targets, opts);
-    Ok(Loaded { reference: reference.to_string(), pin: roots.pin.clone(), roots, resolution: res, deltas, diagnostics })
+    let deltas = read_layers(source.as_ref(), &res.targets, opts, known);
+    let registry = source.registry_facts();
+    Ok(Loaded {
+        reference: reference.to_string(),
+        pin: roots.pin.clone(),
+        roots,
+        resolution: res,
+        deltas,
+        diagnostics,
+        registry,
+    })
 }
 
 /// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
 /// failures are diagnostics in the report.
 pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
-    let loaded = load(reference, opts)?;
+    Ok(report(&load(reference, opts)?, opts))
+}
+
+/// The report of a loaded image: one platform report per target, in target order.
+pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
+    let reference = loaded.reference.as_str();
     let platforms: Vec<PlatformReport> =
-        loaded.resolution.targets.par_iter().map(|t| platform_report(t, &loaded, &opts.limits, &opts.policy)).collect();
-    let findings = crate::provenance::findings(&crate::provenance::Inputs {
+        loaded.resolution.targets.par_iter().map(|t| platform_report(t, loaded, &opts.limits, &opts.policy)).collect();
+    let mut findings = crate::provenance::findings(&crate::provenance::Inputs {
         reference,
         tag: loaded.roots.tag.as_deref(),
         name: loaded.roots.name.as_deref(),
@@ -85,39 +112,50 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
         index_annotations: &loaded.resolution.index_annotations,
         platforms: &platforms,
     });
+    findings.extend(loaded.registry.as_ref().map(source::registry::findings).unwrap_or_default());
     let attestations = loaded
         .resolution
         .attestations
         .iter()
         .map(|(d, of)| crate::report::Attestation { digest: d.clone(), describes: of.clone() })
         .collect();
-    Ok(ImageReport {
+    ImageReport {
         schema_version: SCHEMA_VERSION,
-        reference: loaded.reference,
-        digest: loaded.pin,
+        reference: loaded.reference.clone(),
+        digest: loaded.pin.clone(),
         name: loaded.roots.name.clone(),
         tag: loaded.roots.tag.clone(),
         platforms,
         findings,
         attestations,
         attestations_skipped: loaded.resolution.attestations_skipped,
-        platforms_skipped: loaded.resolution.platforms_skipped,
-        diagnostics: loaded.diagnostics,
-    })
+        platforms_skipped: loaded.resolution.platforms_skipped.clone(),
+        diagnostics: loaded.diagnostics.clone(),
+        registry: loaded.registry.clone(),
+    }
 }
 
-/// Reads each distinct layer of all targets once, in parallel.
+/// Reads each distinct layer of all targets once, in parallel (those in `known` are taken from
+/// there).
 fn read_layers(
     source: &dyn source::ImageSource,
     targets: &[Target],
     opts: &ScanOptions,
+    known: &mut HashMap<LayerKey, LayerDelta>,
 ) -> HashMap<String, LayerDelta> {
     let mut unique = Vec::new();
+    let mut reused = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for t in targets {
         for l in &t.layers {
-            if seen.insert(l.descriptor.digest().to_string()) {
-                unique.push(l);
+            let digest = l.descriptor.digest().to_string();
+            if seen.insert(digest.clone()) {
+                match known.remove(&(digest.clone(), l.diff_id.clone())) {
+                    Some(delta) => {
+                        reused.insert(digest, delta);
+                    }
+                    None => unique.push(l),
+                }
             }
         }
     }
@@ -129,7 +167,7 @@ fn read_layers(
     let style = ProgressStyle::with_template("{prefix:>21} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
-    unique
+    let read: Vec<(String, LayerDelta)> = unique
         .par_iter()
         .map(|l| {
             let digest = l.descriptor.digest().to_string();
@@ -139,7 +177,9 @@ fn read_layers(
             bar.finish_and_clear();
             (digest, delta)
         })
-        .collect()
+        .collect();
+    reused.extend(read);
+    reused
 }
 
 fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits, policy: &Policy) -> PlatformReport {

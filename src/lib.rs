@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod blob;
+pub mod compare;
 pub mod detect;
 pub mod diag;
 pub mod elf;

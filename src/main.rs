@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod cli_compare;
+
 use layerscope::app::{self, ScanOptions};
 use layerscope::detect::Policy;
 use layerscope::findings::FailOn;
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Scan images: libc, ELF needs, shells, package managers, per platform.
     Scan(ScanArgs),
+    /// Compare the platforms of one image, or two images platform by platform.
+    Compare(cli_compare::CompareArgs),
     /// Benchmark floor: decompress every layer with the scan's decoder and threads, nothing else.
     #[command(hide = true)]
     Floor {
@@ -37,7 +41,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// Images: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
+    /// Images: docker://REF or REF (registry), oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:NAME:TAG], or a path.
     #[arg(required = true)]
     images: Vec<String>,
     /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64).
@@ -68,6 +73,10 @@ struct ScanArgs {
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
+    /// Registry host (HOST or HOST:PORT) that may be reached over plain HTTP (repeatable);
+    /// localhost and 127.0.0.1 always may.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {
@@ -125,6 +134,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let args = match cli.command {
         Command::Scan(args) => args,
+        Command::Compare(args) => return cli_compare::run(args),
         Command::Floor { image, platform } => {
             let opts = ScanOptions { platforms: platform, ..Default::default() };
             let s = app::decompress_floor(&image, &opts)?;
@@ -140,7 +150,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
     }
     let policy = Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable };
-    let opts = ScanOptions { platforms: args.platform.clone(), limits, progress: !args.quiet, policy };
+    let registry = layerscope::source::registry::RegistryOptions { insecure: args.insecure_registries.clone() };
+    let opts = ScanOptions { platforms: args.platform.clone(), limits, progress: !args.quiet, policy, registry };
     let mut reports = Vec::new();
     let mut code = 0u8;
     for image in &args.images {

@@ -31,6 +31,32 @@ pub struct ImageReport {
     pub platforms_skipped: Vec<String>,
     /// Problems with the image as a whole (a platform that could not be read).
     pub diagnostics: Vec<Diagnostic>,
+    /// What the registry said, for images read from one (absent for local sources).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryFacts>,
+}
+
+/// Facts a registry holds about an image beyond its bytes.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct RegistryFacts {
+    /// As docker names it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    pub repository: String,
+    /// Media type of what the reference resolved to.
+    pub media_type: String,
+    /// True when the reference names an index (manifest list).
+    pub manifest_list: bool,
+    /// Annotations of that index or manifest.
+    pub annotations: BTreeMap<String, String>,
+    /// The cosign-style signature tag (`sha256-<hex>.sig`) when the registry has it.
+    pub signature_tag: Option<String>,
+    /// Manifests referring to the image (OCI referrers API, else its tag schema); `null` when
+    /// the registry could not say.
+    pub referrers: Option<usize>,
+    /// `docker.io/library/…`: a Docker Official Image.
+    pub docker_official_image: bool,
+    /// Look-ups that failed; the scan went on without them.
+    pub notes: Vec<String>,
 }
 
 /// An attestation manifest of the index.

@@ -3,6 +3,7 @@
 pub mod docker_archive;
 pub mod files;
 pub mod layout;
+pub mod registry;
 
 use std::io::Read;
 use std::path::Path;
@@ -19,6 +20,10 @@ pub trait ImageSource: Send + Sync {
     fn roots(&self) -> Result<Roots>;
     /// Opens a blob by digest. The caller checks size and digest while reading.
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
+    /// What a registry said about the image (set once `roots` has run); `None` elsewhere.
+    fn registry_facts(&self) -> Option<crate::report::RegistryFacts> {
+        None
+    }
 }
 
 /// What a reference resolves to at the top.
@@ -40,8 +45,18 @@ pub struct Roots {
 pub const SYNTHESIZED: &str = "io.layerscope.synthesized";
 
 /// Opens an image reference: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
-/// `docker-archive:FILE[:NAME:TAG]`, or a bare path that is detected.
+/// `docker-archive:FILE[:NAME:TAG]`, `docker://REF`, or a bare path (detected) or registry
+/// reference.
 pub fn open(reference: &str, limits: &Limits) -> Result<Box<dyn ImageSource>> {
+    open_with(reference, limits, &registry::RegistryOptions::default())
+}
+
+/// [`open`] with the registry options of the command line.
+pub fn open_with(
+    reference: &str,
+    limits: &Limits,
+    registry_opts: &registry::RegistryOptions,
+) -> Result<Box<dyn ImageSource>> {
     let fail = |m: String| Error::reference(reference, m);
     if let Some(rest) = reference.strip_prefix("oci:") {
         let (dir, tag) = split_tag(rest);
@@ -55,8 +70,8 @@ pub fn open(reference: &str, limits: &Limits) -> Result<Box<dyn ImageSource>> {
         let (file, name) = split_existing(rest);
         return docker_archive::open(reference, Path::new(file), name, limits);
     }
-    if reference.starts_with("docker://") {
-        return Err(fail("registry references are not supported by this build yet; save the image with `skopeo copy docker://REF oci:DIR` and scan the directory".into()));
+    if let Some(name) = reference.strip_prefix("docker://") {
+        return registry::RegistrySource::open(reference, name, limits, registry_opts).map(boxed);
     }
     let path = Path::new(reference);
     if path.is_dir() {
@@ -71,8 +86,8 @@ pub fn open(reference: &str, limits: &Limits) -> Result<Box<dyn ImageSource>> {
     if path.exists() {
         return Err(fail("not a regular file or directory".into()));
     }
-    if looks_like_registry_reference(reference) {
-        return Err(fail("no such file; registry references are not supported by this build yet".into()));
+    if registry::reference::looks_like_reference(reference) {
+        return registry::RegistrySource::open(reference, reference, limits, registry_opts).map(boxed);
     }
     Err(fail("no such file or directory".into()))
 }
@@ -103,8 +118,4 @@ fn split_existing(s: &str) -> (&str, Option<&str>) {
         }
     }
     (s, None)
-}
-
-fn looks_like_registry_reference(s: &str) -> bool {
-    !s.starts_with('.') && !s.starts_with('/') && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
 }
