@@ -1,16 +1,9 @@
 //! The `compare` subcommand of the binary: its arguments, the call into
 //! [`layerscope::compare`], and the exit code (0, 1 for --fail-on, 2 unreadable, 3 partial).
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use anyhow::Context as _;
-
 use layerscope::app::ScanOptions;
 use layerscope::compare::{self, CompareOptions, Format};
-use layerscope::diag::Severity;
 use layerscope::findings::FailOn;
-use layerscope::limits::Limits;
 use layerscope::oci::platform::{Platform, PlatformFilter};
 
 #[derive(clap::Args)]
@@ -33,24 +26,19 @@ pub struct CompareArgs {
     /// of these IDs.
     #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
     fail_on: Option<FailOn>,
-    /// No progress bars.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Write the comparison to FILE instead of stdout.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-    /// Raise or lower a limit on input, NAME=VALUE (as for scan).
-    #[arg(long = "limit", value_name = "NAME=VALUE")]
-    limits: Vec<String>,
+    #[command(flatten)]
+    common: crate::cli_common::Common,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
-    let mut limits = Limits::default();
-    for l in &args.limits {
-        limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
-    }
     let opts = CompareOptions {
-        scan: ScanOptions { platforms: args.platforms.clone(), limits, progress: !args.quiet, ..Default::default() },
+        scan: ScanOptions {
+            platforms: args.platforms.clone(),
+            limits: args.common.limits()?,
+            progress: !args.common.quiet,
+            registry: args.common.registry(),
+            ..Default::default()
+        },
         expect: args.expect_platforms.clone(),
     };
     let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
@@ -62,21 +50,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
         }
     };
     for s in &report.sides {
-        for d in s.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
-            eprintln!(
-                "layerscope: {} {}{}{}: {}",
-                report.images[s.image].reference,
-                s.platform,
-                d.layer.as_deref().map(|l| format!(" layer {l}")).unwrap_or_default(),
-                d.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
-                d.message
-            );
-        }
+        crate::cli_common::print_errors(&report.images[s.image].reference, Some(&s.platform), &s.diagnostics);
     }
     for i in &report.images {
-        for d in i.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
-            eprintln!("layerscope: {}: {}", i.reference, d.message);
-        }
+        crate::cli_common::print_errors(&i.reference, None, &i.diagnostics);
     }
     // As for scan: 3 (partial: findings may be incomplete) over 1 (--fail-on).
     let code = if report.incomplete() {
@@ -86,16 +63,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     } else {
         0
     };
-    match &args.output {
-        Some(path) => {
-            let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            compare::render(&report, args.format, &mut f)?;
-        }
-        None => {
-            let mut out = anstream::stdout().lock();
-            compare::render(&report, args.format, &mut out)?;
-            out.flush()?;
-        }
-    }
+    args.common.write(|out| compare::render(&report, args.format, out))?;
     Ok(code)
 }

@@ -1,19 +1,17 @@
 //! The `layerscope` command line: parses arguments, calls the library, maps outcomes to exit
 //! codes (0 clean, 2 unreadable image or usage, 3 partial failure).
 
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::io;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod cli_common;
 mod cli_compare;
 
 use layerscope::app::{self, ScanOptions};
 use layerscope::detect::Policy;
 use layerscope::findings::FailOn;
-use layerscope::limits::Limits;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::render::{self, Format, RenderOptions};
 
@@ -54,15 +52,6 @@ struct ScanArgs {
     /// List every binary (interpreter, needed libraries, RUNPATH) in the text report.
     #[arg(long)]
     details: bool,
-    /// No progress bars.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-    /// Raise or lower a limit on input, NAME=VALUE (e.g. --limit elf-bytes=1073741824).
-    #[arg(long = "limit", value_name = "NAME=VALUE")]
-    limits: Vec<String>,
     /// Exit 1 when a finding is at or above this severity (info, low, medium, high), or has one
     /// of these IDs (comma-separated).
     #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
@@ -73,10 +62,8 @@ struct ScanArgs {
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
-    /// Registry host (HOST or HOST:PORT) that may be reached over plain HTTP (repeatable);
-    /// localhost and 127.0.0.1 always may.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    insecure_registries: Vec<String>,
+    #[command(flatten)]
+    common: cli_common::Common,
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {
@@ -145,13 +132,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             return Ok(0);
         }
     };
-    let mut limits = Limits::default();
-    for l in &args.limits {
-        limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
-    }
     let policy = Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable };
-    let registry = layerscope::source::registry::RegistryOptions { insecure: args.insecure_registries.clone() };
-    let opts = ScanOptions { platforms: args.platform.clone(), limits, progress: !args.quiet, policy, registry };
+    let opts = ScanOptions {
+        platforms: args.platform.clone(),
+        limits: args.common.limits()?,
+        progress: !args.common.quiet,
+        policy,
+        registry: args.common.registry(),
+    };
     let mut reports = Vec::new();
     let mut code = 0u8;
     for image in &args.images {
@@ -166,19 +154,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     code = 1;
                 }
                 for p in &r.platforms {
-                    for d in p.diagnostics.iter().filter(|d| d.severity == layerscope::diag::Severity::Error) {
-                        eprintln!(
-                            "layerscope: {image} {}{}{}: {}",
-                            p.platform,
-                            d.layer.as_deref().map(|l| format!(" layer {l}")).unwrap_or_default(),
-                            d.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
-                            d.message
-                        );
-                    }
+                    cli_common::print_errors(image, Some(&p.platform), &p.diagnostics);
                 }
-                for d in r.diagnostics.iter().filter(|d| d.severity == layerscope::diag::Severity::Error) {
-                    eprintln!("layerscope: {image}: {}", d.message);
-                }
+                cli_common::print_errors(image, None, &r.diagnostics);
                 reports.push(r);
             }
             Err(e) => {
@@ -188,16 +166,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     }
     let ropts = RenderOptions { details: args.details };
-    match &args.output {
-        Some(path) => {
-            let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            render::render(&reports, args.format, ropts, &mut f)?;
-        }
-        None => {
-            let mut out = anstream::stdout().lock();
-            render::render(&reports, args.format, ropts, &mut out)?;
-            out.flush()?;
-        }
-    }
+    args.common.write(|out| render::render(&reports, args.format, ropts, out))?;
     Ok(code)
 }

@@ -1,0 +1,71 @@
+//! Arguments and output handling shared by the binary's subcommands: progress, output file,
+//! input limits, insecure registries, the one-line error printing and writing to stdout or a file.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use layerscope::diag::{Diagnostic, Severity};
+use layerscope::limits::Limits;
+use layerscope::source::registry::RegistryOptions;
+
+#[derive(clap::Args)]
+pub struct Common {
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Raise or lower a limit on input, NAME=VALUE (e.g. --limit elf-bytes=1073741824).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
+    /// Registry host (HOST or HOST:PORT) that may be reached over plain HTTP (repeatable);
+    /// localhost and 127.0.0.1 always may.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+}
+
+impl Common {
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let mut limits = Limits::default();
+        for l in &self.limits {
+            limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
+        }
+        Ok(limits)
+    }
+
+    pub fn registry(&self) -> RegistryOptions {
+        RegistryOptions { insecure: self.insecure_registries.clone() }
+    }
+
+    /// Writes with `render` to the output file, or to stdout (colour handled by anstream).
+    pub fn write(&self, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+        match &self.output {
+            Some(path) => {
+                let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                render(&mut f)?;
+            }
+            None => {
+                let mut out = anstream::stdout().lock();
+                render(&mut out)?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prints the error diagnostics as one line each, naming the image, platform, layer and path.
+pub fn print_errors<'a>(image: &str, platform: Option<&str>, diagnostics: impl IntoIterator<Item = &'a Diagnostic>) {
+    for d in diagnostics.into_iter().filter(|d| d.severity == Severity::Error) {
+        eprintln!(
+            "layerscope: {image}{}{}{}: {}",
+            platform.map(|p| format!(" {p}")).unwrap_or_default(),
+            d.layer.as_deref().map(|l| format!(" layer {l}")).unwrap_or_default(),
+            d.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
+            d.message
+        );
+    }
+}
