@@ -508,8 +508,8 @@ fn side(label: String, image: usize, p: &PlatformReport) -> Side {
         platform: p.platform.clone(),
         manifest_digest: p.manifest_digest.clone(),
         layers: p.layers.len(),
-        compressed_bytes: p.layers.iter().map(|l| l.compressed_bytes).sum(),
-        uncompressed_bytes: p.layers.iter().map(|l| l.uncompressed_bytes).sum(),
+        compressed_bytes: p.layers.iter().map(|l| l.compressed_bytes).fold(0, u64::saturating_add),
+        uncompressed_bytes: p.layers.iter().map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add),
         files: p.files,
         bytes: p.bytes,
         libc: p.libc.clone(),
@@ -658,7 +658,7 @@ fn one_side(a: &Entries, b: &Entries) -> Vec<PathEntry> {
                 path: format!("/{}", a.dirs.get(group).map(String::as_str).unwrap_or(group)),
                 kind: "dir".into(),
                 entries: many.len() as u64,
-                bytes: many.iter().map(|m| m.size).sum(),
+                bytes: many.iter().map(|m| m.size).fold(0, u64::saturating_add),
             },
         })
         .collect()
@@ -796,7 +796,8 @@ fn directory_sizes(e: &Entries) -> BTreeMap<&str, u64> {
             if depth >= DIRECTORY_DEPTH {
                 break;
             }
-            *m.entry(dir).or_default() += info.size;
+            let e = m.entry(dir).or_default();
+            *e = u64::saturating_add(*e, info.size);
         }
     }
     m

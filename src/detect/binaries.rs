@@ -16,7 +16,7 @@ impl Detector for Binaries {
         let s = &mut r.elf_summary;
         for (path, f, node) in cx.fs.files() {
             r.files += 1;
-            r.bytes += f.size;
+            r.bytes = r.bytes.saturating_add(f.size);
             if let Some(err) = f.extra.as_ref().and_then(|e| e.error.as_ref()) {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
                 r.diagnostics.push(Diagnostic::error(layer, Some(&format!("/{path}")), err.clone()));

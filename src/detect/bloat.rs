@@ -108,7 +108,7 @@ fn waste(fs: &MergedFs) -> (u64, u64, u64, Rewrites) {
                     min = min.min(size);
                     if last == Some((size, hash)) {
                         rewrites.files += 1;
-                        rewrites.bytes += size;
+                        rewrites.bytes = rewrites.bytes.saturating_add(size);
                         rewritten.push(format!("/{path}"));
                     }
                     last = Some((size, hash));
@@ -184,12 +184,12 @@ impl Detector for BloatDetector {
             }
             if let Some(c) = category(path) {
                 let e = cats.entry(c).or_default();
-                e.0 += f.size;
+                e.0 = e.0.saturating_add(f.size);
                 e.1 += 1;
                 e.2.push((f.size, format!("/{path}")));
             } else if let Some(elf) = f.elf.as_ref().filter(|e| e.debug_bytes > 0) {
                 let e = cats.entry("debug-info").or_default();
-                e.0 += elf.debug_bytes;
+                e.0 = e.0.saturating_add(elf.debug_bytes);
                 e.1 += 1;
                 e.2.push((elf.debug_bytes, format!("/{path}")));
             }
@@ -205,8 +205,8 @@ impl Detector for BloatDetector {
             distinct.sort();
             distinct.dedup();
             if distinct.len() > 1 {
-                let wasted = (distinct.len() as u64 - 1) * size;
-                duplicate_bytes += wasted;
+                let wasted = (distinct.len() as u64 - 1).saturating_mul(size);
+                duplicate_bytes = duplicate_bytes.saturating_add(wasted);
                 dup_groups.push(DuplicateGroup {
                     bytes: wasted,
                     paths: evidence(members.into_iter().map(|m| m.0).collect(), 10),
@@ -227,7 +227,7 @@ impl Detector for BloatDetector {
             let mut all = Vec::new();
             for n in names {
                 if let Some((b, f, p)) = cats.get(n) {
-                    bytes += b;
+                    bytes = u64::saturating_add(bytes, *b);
                     files += f;
                     all.extend(p.iter().cloned());
                 }
@@ -252,7 +252,7 @@ impl Detector for BloatDetector {
         }
 
         let base = base_boundary(cx, r.layers.len());
-        let user_bytes = r.layers.iter().skip(base.layers).map(|l| l.uncompressed_bytes).sum();
+        let user_bytes = r.layers.iter().skip(base.layers).map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);
         let reclaimable = all_sum - min_sum;
         let mut over = Vec::new();
         if let Some(min) = cx.policy.min_efficiency {

@@ -240,7 +240,7 @@ impl ElfCapture {
                         self.want("dynamic string table", info.strtab as u64, info.strsz as u64);
                         if info.verneed != 0 {
                             if let Some(off) = vm_to_offset(&phdrs, info.verneed) {
-                                let minimum = 16 * info.verneednum.max(1);
+                                let minimum = info.verneednum.clamp(1, 4096) * 16;
                                 self.want_at_least("version needs", off, 64 << 10, minimum);
                             }
                         }
@@ -285,7 +285,7 @@ fn vm_to_offset(phdrs: &[goblin::elf::ProgramHeader], addr: u64) -> Option<u64> 
         .iter()
         .filter(|p| p.p_type == program_header::PT_LOAD)
         .find(|p| p.p_vaddr <= addr && addr < p.p_vaddr.saturating_add(p.p_filesz))
-        .map(|p| addr - p.p_vaddr + p.p_offset)
+        .and_then(|p| (addr - p.p_vaddr).checked_add(p.p_offset))
 }
 
 /// Reads the Go version from a `.go.buildinfo` blob (Go 1.18+ inline format).

@@ -292,7 +292,7 @@ fn walk<R: std::io::BufRead>(
         if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
             delta.diagnostics.push(Diagnostic::error(
                 Some(&digest),
-                Some(&raw_path[..raw_path.len().min(200)]),
+                Some(&raw_path.chars().take(200).collect::<String>()),
                 format!(
                     "path exceeds limit path-bytes ({}) or path-depth ({}); entry skipped",
                     limits.path_bytes, limits.path_depth
@@ -456,6 +456,24 @@ fn read_file<R: std::io::BufRead>(
         None
     };
     Ok(FileData { size: raw.logical_size, hash: hasher.digest(), elf: elf_info, extra })
+}
+
+/// Runs the scanner's tar walk (ELF capture, detectors' captures included) over an uncompressed
+/// layer tar held in memory, then merges it twice (as a lower and an upper layer, so whiteouts
+/// and opaque markers hit something) and resolves every path of the view. For the fuzz targets
+/// in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub fn walk_for_fuzzing(bytes: &[u8]) -> crate::fs::MergedFs {
+    let limits = Limits::default();
+    let mut delta = LayerDelta { digest: "sha256:fuzz".into(), ..Default::default() };
+    let mut tar = TarReader::new(bytes, &limits);
+    // A damaged stream keeps the entries read before it, as in a scan.
+    let _ = walk(&mut tar, &limits, &mut delta);
+    let fs = crate::fs::MergedFs::build([&delta, &delta]);
+    for (path, _) in fs.iter() {
+        let _ = fs.resolve(path, limits.symlink_hops);
+    }
+    fs
 }
 
 /// Summary of a layer for reports.

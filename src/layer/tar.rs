@@ -140,7 +140,7 @@ impl<R: BufRead> TarReader<R> {
 
     /// Returns the next entry, or `None` at the end of the archive.
     pub fn next_entry(&mut self) -> Result<Option<RawEntry>, TarError> {
-        let rest = self.remaining + self.padding;
+        let rest = self.remaining.saturating_add(self.padding);
         self.remaining = 0;
         self.padding = 0;
         self.skip(rest)?;

@@ -15,7 +15,7 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| platform | size | libc | newest GLIBC needed | shells | package managers | distroless | efficiency | reclaimable | findings |")?;
         writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
         for p in &r.platforms {
-            let size: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).sum();
+            let size: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);
             let names = |t: &[crate::report::Tool]| {
                 if t.is_empty() {
                     "none".to_string()

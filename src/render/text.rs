@@ -89,8 +89,8 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         let name = os.pretty_name.clone().or_else(|| os.id.clone()).unwrap_or_default();
         row(out, "os", name)?;
     }
-    let compressed: u64 = p.layers.iter().map(|l| l.compressed_bytes).sum();
-    let uncompressed: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).sum();
+    let compressed: u64 = p.layers.iter().map(|l| l.compressed_bytes).fold(0, u64::saturating_add);
+    let uncompressed: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);
     row(
         out,
         "layers",
