@@ -25,6 +25,11 @@ pub struct Common {
     /// localhost and 127.0.0.1 always may.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// Fetch a foreign (non-distributable) layer the registry does not have from the URLs in
+    /// its descriptor (https, or plain http to loopback and --insecure-registry hosts; no
+    /// credentials sent; size and digest checked). Off by default.
+    #[arg(long)]
+    pub allow_foreign_urls: bool,
 }
 
 impl Common {
@@ -37,7 +42,11 @@ impl Common {
     }
 
     pub fn registry(&self) -> RegistryOptions {
-        RegistryOptions { insecure: self.insecure_registries.clone() }
+        RegistryOptions {
+            insecure: self.insecure_registries.clone(),
+            allow_foreign_urls: self.allow_foreign_urls,
+            ..RegistryOptions::default()
+        }
     }
 
     /// Writes with `render` to the output file, or to stdout (colour handled by anstream).

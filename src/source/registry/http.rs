@@ -17,7 +17,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 
 use super::auth::Credentials;
 
-/// Bounds and timings of the client.
+/// Bounds and timings of the client, and what it may fetch.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub connect_timeout: Duration,
@@ -30,6 +30,10 @@ pub struct Settings {
     pub backoff: Duration,
     /// Token and error bodies.
     pub token_bytes: u64,
+    /// Fetch a blob the registry does not have (404) from its descriptor's foreign `urls`
+    /// (`--allow-foreign-urls`): https, or plain http to the hosts allowed it; never with
+    /// credentials; the same size and digest checks.
+    pub allow_foreign_urls: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +45,7 @@ impl Default for Settings {
             max_wait: Duration::from_secs(60),
             backoff: Duration::from_millis(500),
             token_bytes: 1 << 20,
+            allow_foreign_urls: false,
         }
     }
 }
@@ -91,6 +96,30 @@ pub fn plain_http_allowed(host: &str, insecure: &[String]) -> bool {
     matches!(name, "localhost" | "127.0.0.1" | "::1") || insecure.iter().any(|h| h == host || h == name)
 }
 
+/// `host[:port]` of a URL, as `--insecure-registry` names hosts.
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// May a request carrying credentials (a token request to a realm, a redirect followed with
+/// them, a foreign URL) go to `url`? https anywhere; plain http only to loopback and the
+/// hosts named with `--insecure-registry`; no other scheme.
+pub fn url_allowed(url: &Url, plain_ok: &[String]) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if plain_http_allowed(&authority(url), plain_ok) => Ok(()),
+        "http" => Err(format!(
+            "plain http to {} is refused (https only, or a host named with --insecure-registry)",
+            authority(url)
+        )),
+        s => Err(format!("a {s}: URL is refused (http and https only)")),
+    }
+}
+
 impl Client {
     pub fn new(
         registry: &str,
@@ -113,12 +142,9 @@ impl Client {
             if attempt.previous().len() >= 10 {
                 return attempt.error("more than 10 redirects");
             }
-            let scheme = attempt.url().scheme().to_string();
-            let plain_ok = attempt.url().host_str().is_some_and(|h| plain_http_allowed(h, &allowed));
-            match scheme.as_str() {
-                "https" => attempt.follow(),
-                "http" if plain_ok => attempt.follow(),
-                s => attempt.error(format!("redirect to a {s}: URL refused")),
+            match url_allowed(attempt.url(), &allowed) {
+                Ok(()) => attempt.follow(),
+                Err(m) => attempt.error(format!("redirect refused: {m}")),
             }
         });
         let http = reqwest::Client::builder()
@@ -227,6 +253,21 @@ impl Client {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            if status.is_redirection() {
+                // A redirect reqwest did not follow: a Location it cannot use (another scheme).
+                let to = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| Url::parse(&url).ok()?.join(l).ok());
+                let why = match to {
+                    Some(u) => url_allowed(&u, &self.plain_ok).err().unwrap_or_else(|| "not followed".into()),
+                    None => "no usable Location".into(),
+                };
+                return Err(HttpError::other(format!(
+                    "{what}: the registry answered {status}; redirect refused: {why}"
+                )));
+            }
             return Ok(resp);
         }
     }
@@ -265,15 +306,13 @@ impl Client {
                 let mut url = Url::parse(realm).map_err(|_| {
                     HttpError::other(format!("{what}: the token realm {:?} is not a URL", clip(realm, 100)))
                 })?;
-                let host = url.host_str().unwrap_or("").to_string();
-                match url.scheme() {
-                    "https" => {}
-                    "http" if plain_http_allowed(&host, &self.plain_ok) => {}
-                    s => {
-                        return Err(HttpError::other(format!(
-                            "{what}: the token realm is a {s}: URL on {host}; credentials and token requests go over HTTPS only (or to hosts named with --insecure-registry)"
-                        )))
-                    }
+                let host = authority(&url);
+                // Case 50 of HOSTILE-INPUTS: a realm on plain http elsewhere would receive the
+                // Basic credentials in clear; no request is sent at all.
+                if let Err(m) = url_allowed(&url, &self.plain_ok) {
+                    return Err(HttpError::other(format!(
+                        "{what}: token realm on {host}: {m}; no credentials or token request sent"
+                    )));
                 }
                 let scope = params
                     .iter()
@@ -303,6 +342,8 @@ impl Client {
                     return Err(HttpError::other(format!("{what}: the token endpoint on {host} answered {status}")));
                 }
                 let body = read_capped(resp, self.settings.token_bytes, "token response").await?;
+                // `expires_in` is not read (a negative or absurd one cannot break anything): the
+                // token is used until the registry answers 401, then one new one is asked for.
                 #[derive(serde::Deserialize)]
                 struct Token {
                     token: Option<String>,
@@ -410,31 +451,51 @@ impl Client {
         }
     }
 
+    /// A GET of a foreign-layer URL: no credentials, no retries (the next URL is tried).
+    async fn foreign_get(&self, url: &Url, range_from: Option<u64>) -> Result<Response, String> {
+        let mut rb = self.http.get(url.clone());
+        if let Some(off) = range_from {
+            rb = rb.header(RANGE, format!("bytes={off}-"));
+        }
+        rb.send().await.map_err(|e| describe(&e))
+    }
+
     /// Streams blob `digest` into `tx`, at most `size + 1` bytes (the reader notices an
     /// oversized blob). A connection lost mid-blob resumes with `Range: bytes=N-`; a server
     /// that answers 200 instead of 206 is read again from the start, skipping what was already
-    /// passed on, so the stream the caller hashes is the blob exactly once.
+    /// passed on, so the stream the caller hashes is the blob exactly once. A blob the registry
+    /// does not have is fetched from the descriptor's foreign `urls` only with
+    /// `allow_foreign_urls` (oci-client does it unasked).
     pub async fn stream_blob(
         self: Arc<Self>,
         digest: String,
         size: u64,
-        foreign: bool,
+        urls: Vec<String>,
         tx: tokio::sync::mpsc::Sender<io::Result<bytes::Bytes>>,
     ) {
         let fail = |m: String| io::Error::other(m);
         let limit = size.saturating_add(1);
         let mut offset = 0u64;
         let mut resumes = 0u32;
+        // `None`: the registry; else the foreign URL being read.
+        let mut foreign: Option<Url> = None;
+        let mut candidates = urls.iter();
+        let mut refused: Vec<String> = Vec::new();
         loop {
-            let resp =
-                match self.request(Method::GET, &format!("blobs/{digest}"), None, (offset > 0).then_some(offset)).await
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(Err(fail(e.message))).await;
-                        return;
-                    }
-                };
+            let range = (offset > 0).then_some(offset);
+            let resp = match &foreign {
+                None => self.request(Method::GET, &format!("blobs/{digest}"), None, range).await.map_err(|e| e.message),
+                Some(u) => {
+                    self.foreign_get(u, range).await.map_err(|e| format!("foreign URL {}: {e}", strip_urls(u.as_str())))
+                }
+            };
+            let resp = match resp {
+                Ok(r) => r,
+                Err(m) => {
+                    let _ = tx.send(Err(fail(m))).await;
+                    return;
+                }
+            };
             let status = resp.status();
             let mut skip = 0u64;
             match status {
@@ -450,20 +511,51 @@ impl Client {
                     if start != Some(offset) {
                         let _ = tx
                             .send(Err(fail(format!(
-                                "resuming at byte {offset}: the registry answered a range that does not start there"
+                                "resuming at byte {offset}: the server answered a range that does not start there"
                             ))))
                             .await;
                         return;
                     }
                 }
-                StatusCode::NOT_FOUND => {
-                    let note = if foreign {
-                        "; it is a foreign layer: its `urls` are not fetched (not supported yet)"
-                    } else {
-                        ""
-                    };
-                    let _ = tx.send(Err(fail(format!("blob not found in the registry{note}")))).await;
-                    return;
+                s if s == StatusCode::NOT_FOUND || foreign.is_some() => {
+                    if let Some(u) = &foreign {
+                        refused.push(format!("{} answered {s}", strip_urls(u.as_str())));
+                    } else if urls.is_empty() {
+                        let _ = tx.send(Err(fail("blob not found in the registry".to_string()))).await;
+                        return;
+                    } else if !self.settings.allow_foreign_urls {
+                        let _ = tx
+                            .send(Err(fail(format!(
+                                "blob not found in the registry; it is a foreign layer with {} URL(s) in its descriptor, which are not fetched unless --allow-foreign-urls is given",
+                                urls.len()
+                            ))))
+                            .await;
+                        return;
+                    }
+                    // The next foreign URL that may be fetched.
+                    foreign = None;
+                    for u in candidates.by_ref() {
+                        match Url::parse(u) {
+                            Ok(url) => match url_allowed(&url, &self.plain_ok) {
+                                Ok(()) => {
+                                    foreign = Some(url);
+                                    break;
+                                }
+                                Err(m) => refused.push(format!("{}: {m}", strip_urls(u))),
+                            },
+                            Err(_) => refused.push(format!("{:?} is not a URL", clip(u, 100))),
+                        }
+                    }
+                    if foreign.is_none() {
+                        let _ = tx
+                            .send(Err(fail(format!(
+                                "blob not found in the registry, nor at its foreign URLs: {}",
+                                refused.join("; ")
+                            ))))
+                            .await;
+                        return;
+                    }
+                    continue;
                 }
                 s => {
                     let detail = self.error_detail(resp).await;
@@ -497,10 +589,14 @@ impl Client {
                 }
             };
             if resumes >= self.settings.retries {
+                let why = if cut.is_timeout() {
+                    format!("no data for {} s (read timeout)", self.settings.read_timeout.as_secs_f32())
+                } else {
+                    describe(&cut)
+                };
                 let _ = tx
                     .send(Err(fail(format!(
-                        "connection lost after {offset} of {size} bytes, {resumes} resumes: {}",
-                        describe(&cut)
+                        "connection lost after {offset} of {size} bytes, {resumes} resumes: {why}"
                     ))))
                     .await;
                 return;
@@ -642,6 +738,25 @@ mod tests {
         assert!(plain_http_allowed("registry.example:5000", &["registry.example".into()]));
         assert!(plain_http_allowed("registry.example:5000", &["registry.example:5000".into()]));
         assert!(!plain_http_allowed("evil.example", &["registry.example".into()]));
+    }
+
+    #[test]
+    fn credentials_go_to_https_or_allowed_plain_hosts_only() {
+        let ok = |u: &str, insecure: &[&str]| {
+            let plain_ok: Vec<String> =
+                insecure.iter().map(|s| s.to_string()).chain(["localhost".into(), "127.0.0.1".into()]).collect();
+            url_allowed(&Url::parse(u).unwrap(), &plain_ok)
+        };
+        assert!(ok("https://auth.example/token", &[]).is_ok());
+        assert!(ok("http://127.0.0.1:5000/token", &[]).is_ok());
+        // Case 50 of HOSTILE-INPUTS: a plain-http realm elsewhere.
+        let e = ok("http://evil.example/token", &[]).unwrap_err();
+        assert!(e.contains("plain http to evil.example is refused"), "{e}");
+        assert!(ok("http://evil.example/token", &["evil.example"]).is_ok());
+        assert!(ok("http://evil.example:8080/token", &["evil.example:8080"]).is_ok());
+        assert!(ok("http://evil.example:8080/token", &["evil.example:9090"]).is_err());
+        assert!(ok("http://169.254.169.254/latest/meta-data", &[]).is_err());
+        assert!(ok("file:///etc/passwd", &[]).unwrap_err().contains("a file: URL is refused"));
     }
 
     #[test]

@@ -36,6 +36,11 @@ use reference::{check_digest, RegistryRef};
 pub struct RegistryOptions {
     /// Hosts (`host` or `host:port`) that may be reached over plain HTTP.
     pub insecure: Vec<String>,
+    /// Fetch a layer the registry lacks from its descriptor's foreign `urls`
+    /// (`--allow-foreign-urls`).
+    pub allow_foreign_urls: bool,
+    /// The longest wait for data on a connection (60 s when `None`).
+    pub read_timeout: Option<std::time::Duration>,
 }
 
 /// Every manifest media type the scanner reads.
@@ -60,7 +65,11 @@ pub struct RegistrySource {
 impl RegistrySource {
     /// Opens `reference` (as the user wrote it); `name` is it without `docker://`.
     pub fn open(reference: &str, name: &str, limits: &Limits, opts: &RegistryOptions) -> Result<Self> {
-        Self::with_settings(reference, name, limits, opts, Settings::default())
+        let mut settings = Settings { allow_foreign_urls: opts.allow_foreign_urls, ..Settings::default() };
+        if let Some(t) = opts.read_timeout {
+            settings.read_timeout = t;
+        }
+        Self::with_settings(reference, name, limits, opts, settings)
     }
 
     pub fn with_settings(
@@ -288,8 +297,8 @@ impl ImageSource for RegistrySource {
             return self.manifest_reader(d);
         }
         let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CHUNKS);
-        let foreign = d.urls().as_ref().is_some_and(|u| !u.is_empty());
-        let task = self.runtime.spawn(self.client.clone().stream_blob(digest, d.size(), foreign, tx));
+        let urls = d.urls().clone().unwrap_or_default();
+        let task = self.runtime.spawn(self.client.clone().stream_blob(digest, d.size(), urls, tx));
         Ok(Box::new(ChannelReader { rx, current: bytes::Bytes::new(), task }))
     }
 
