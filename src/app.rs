@@ -53,15 +53,38 @@ impl Loaded {
 /// Opens an image, resolves its platforms and reads every distinct layer once. An `Err` means
 /// nothing of the image could be read (exit code 2).
 pub fn load(reference: &str, opts: &ScanOptions) -> Result<Loaded> {
-    load_with(reference, opts, &mut HashMap::new())
+    load_with(reference, opts, &NoCache)
 }
 
-/// A layer already read, as [`load_with`] takes it: (blob digest, diff_id the config expects).
+/// A layer as a cache knows it: (blob digest, diff_id the config expects).
 pub type LayerKey = (String, Option<String>);
 
-/// Like [`load`], but a layer whose (digest, diff_id) is in `known` is moved out of it instead
-/// of being read again (`compare` reads a layer two images share once).
-pub fn load_with(reference: &str, opts: &ScanOptions, known: &mut HashMap<LayerKey, LayerDelta>) -> Result<Loaded> {
+/// Where layers analysed before come from: `compare` hands image B the layers it shares with
+/// A, a batch keeps every layer it analysed in its store, by digest.
+pub trait LayerCache: Sync {
+    /// The delta of layer `key`: the cached one, or `read()`'s (which the cache may keep).
+    fn get_or_read(&self, key: &LayerKey, read: &dyn Fn() -> LayerDelta) -> LayerDelta;
+}
+
+/// Reads every layer.
+pub struct NoCache;
+
+impl LayerCache for NoCache {
+    fn get_or_read(&self, _: &LayerKey, read: &dyn Fn() -> LayerDelta) -> LayerDelta {
+        read()
+    }
+}
+
+/// Layers offered once each: a delta found here is moved out (compare's A to B hand-over).
+impl LayerCache for std::sync::Mutex<HashMap<LayerKey, LayerDelta>> {
+    fn get_or_read(&self, key: &LayerKey, read: &dyn Fn() -> LayerDelta) -> LayerDelta {
+        let offered = self.lock().ok().and_then(|mut m| m.remove(key));
+        offered.unwrap_or_else(read)
+    }
+}
+
+/// Like [`load`], but each layer goes through `cache`.
+pub fn load_with(reference: &str, opts: &ScanOptions, cache: &dyn LayerCache) -> Result<Loaded> {
     let source = source::open_with(reference, &opts.limits, &opts.registry)?;
     let roots = source.roots()?;
     let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
@@ -80,7 +103,7 @@ pub fn load_with(reference: &str, opts: &ScanOptions, known: &mut HashMap<LayerK
             if res.platforms_skipped.is_empty() { "none".to_string() } else { res.platforms_skipped.join(", ") };
         return Err(Error::NoPlatform(format!("{reference}: no manifest for {wanted}; available: {available}")));
     }
-    let deltas = read_layers(source.as_ref(), &res.targets, opts, known);
+    let deltas = read_layers(source.as_ref(), &res.targets, opts, cache);
     let registry = source.registry_facts();
     Ok(Loaded {
         reference: reference.to_string(),
@@ -135,27 +158,19 @@ pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
     }
 }
 
-/// Reads each distinct layer of all targets once, in parallel (those in `known` are taken from
-/// there).
+/// Reads each distinct layer of all targets once, in parallel, through `cache`.
 fn read_layers(
     source: &dyn source::ImageSource,
     targets: &[Target],
     opts: &ScanOptions,
-    known: &mut HashMap<LayerKey, LayerDelta>,
+    cache: &dyn LayerCache,
 ) -> HashMap<String, LayerDelta> {
     let mut unique = Vec::new();
-    let mut reused = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for t in targets {
         for l in &t.layers {
-            let digest = l.descriptor.digest().to_string();
-            if seen.insert(digest.clone()) {
-                match known.remove(&(digest.clone(), l.diff_id.clone())) {
-                    Some(delta) => {
-                        reused.insert(digest, delta);
-                    }
-                    None => unique.push(l),
-                }
+            if seen.insert(l.descriptor.digest().to_string()) {
+                unique.push(l);
             }
         }
     }
@@ -167,19 +182,21 @@ fn read_layers(
     let style = ProgressStyle::with_template("{prefix:>21} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let read: Vec<(String, LayerDelta)> = unique
+    unique
         .par_iter()
         .map(|l| {
             let digest = l.descriptor.digest().to_string();
-            let bar = multi.add(ProgressBar::new(l.descriptor.size()).with_style(style.clone()));
-            bar.set_prefix(crate::oci::short_digest(&digest).to_string());
-            let delta = layer::analyse(source, l, &opts.limits, &|n| bar.inc(n));
-            bar.finish_and_clear();
+            let key = (digest.clone(), l.diff_id.clone());
+            let delta = cache.get_or_read(&key, &|| {
+                let bar = multi.add(ProgressBar::new(l.descriptor.size()).with_style(style.clone()));
+                bar.set_prefix(crate::oci::short_digest(&digest).to_string());
+                let delta = layer::analyse(source, l, &opts.limits, &|n| bar.inc(n));
+                bar.finish_and_clear();
+                delta
+            });
             (digest, delta)
         })
-        .collect();
-    reused.extend(read);
-    reused
+        .collect()
 }
 
 fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits, policy: &Policy) -> PlatformReport {

@@ -10,7 +10,7 @@ use layerscope::diag::{Diagnostic, Severity};
 use layerscope::limits::Limits;
 use layerscope::source::registry::RegistryOptions;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct Common {
     /// No progress bars.
     #[arg(long, short)]

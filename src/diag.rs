@@ -1,9 +1,9 @@
 //! Diagnostics: what could not be read, with the layer and path it concerns.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How bad a diagnostic is: an `error` means part of the scan is missing (exit 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
@@ -11,7 +11,7 @@ pub enum Severity {
 }
 
 /// One problem met while scanning.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub layer: Option<String>,
     pub path: Option<String>,

@@ -5,10 +5,10 @@
 //! before goblin sees them, and a panic inside goblin becomes an error for that file alone.
 
 use goblin::elf::{header, program_header, section_header, Elf};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a file is, as far as loading goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ElfKind {
     Executable,
@@ -17,7 +17,7 @@ pub enum ElfKind {
 }
 
 /// How a binary gets its libraries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Linkage {
     Dynamic,
@@ -46,7 +46,7 @@ impl std::fmt::Display for Linkage {
 }
 
 /// Facts about one ELF file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElfInfo {
     /// OCI/Go architecture name (`amd64`, `arm64`…), or `unknown-<e_machine>`.
     pub machine: String,

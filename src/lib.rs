@@ -6,6 +6,7 @@
 //! into facts; [`report`] holds them and [`render`] writes them. [`app`] wires the stages.
 
 pub mod app;
+pub mod batch;
 pub mod blob;
 pub mod compare;
 pub mod detect;

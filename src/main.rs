@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_batch;
 mod cli_common;
 mod cli_compare;
 
@@ -28,6 +29,10 @@ enum Command {
     Scan(ScanArgs),
     /// Compare the platforms of one image, or two images platform by platform.
     Compare(cli_compare::CompareArgs),
+    /// Scan every repository and tag of a registry into a SQLite store; re-runs skip what it has.
+    Batch(cli_batch::BatchArgs),
+    /// Print the table of one or more batch stores (text, JSON lines or CSV).
+    Summary(cli_batch::SummaryArgs),
     /// Benchmark floor: decompress every layer with the scan's decoder and threads, nothing else.
     #[command(hide = true)]
     Floor {
@@ -122,6 +127,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let args = match cli.command {
         Command::Scan(args) => args,
         Command::Compare(args) => return cli_compare::run(args),
+        Command::Batch(args) => return cli_batch::run_batch(args),
+        Command::Summary(args) => return cli_batch::run_summary(args),
         Command::Floor { image, platform } => {
             let opts = ScanOptions { platforms: platform, ..Default::default() };
             let s = app::decompress_floor(&image, &opts)?;

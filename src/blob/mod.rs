@@ -186,7 +186,7 @@ impl<R: BufRead> Read for DiffIdReader<R> {
 }
 
 /// Compression actually found in a layer's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     Gzip,

@@ -310,9 +310,12 @@ fn read(
     opts: &CompareOptions,
     known: &mut HashMap<LayerKey, LayerDelta>,
 ) -> Result<(Read, Loaded), CompareError> {
-    let offered = known.len();
-    let loaded = app::load_with(reference, &opts.scan, known)?;
-    let shared = offered - known.len();
+    let offered_len = known.len();
+    let offered = std::sync::Mutex::new(std::mem::take(known));
+    let loaded = app::load_with(reference, &opts.scan, &offered);
+    *known = offered.into_inner().unwrap_or_default();
+    let loaded = loaded?;
+    let shared = offered_len - known.len();
     let mut report = app::report(&loaded, &opts.scan);
     let views: Vec<MergedFs> = loaded.resolution.targets.iter().map(|t| loaded.merged(t)).collect();
     let platforms: Vec<Platform> = loaded.resolution.targets.iter().map(|t| t.platform.clone()).collect();

@@ -10,7 +10,7 @@ pub mod tar;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::blob::{self, Compression, DiffIdReader, VerifyingReader};
@@ -25,7 +25,7 @@ use scan::Scanner;
 use tar::{RawEntry, TarReader};
 
 /// Content of a regular file, shared between hardlinks.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct FileData {
     pub size: u64,
     /// xxh3-64 of the content, for duplicate detection.
@@ -35,7 +35,7 @@ pub struct FileData {
 }
 
 /// The rarer facts about a file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Extra {
     /// Whole content of a small text file a detector asked for.
     pub text: Option<Vec<u8>>,
@@ -49,7 +49,7 @@ pub struct Extra {
 }
 
 /// What one tar entry does to the filesystem.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EntryKind {
     File(Arc<FileData>),
     Dir,
@@ -65,7 +65,7 @@ pub enum EntryKind {
 }
 
 /// One entry of a layer, with its path normalised (no leading `/`, `""` is the root).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub path: String,
     pub kind: EntryKind,
@@ -75,7 +75,7 @@ pub struct Entry {
 }
 
 /// Everything one layer contributed, read in one pass.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct LayerDelta {
     pub digest: String,
     pub entries: Vec<Entry>,

@@ -1,10 +1,10 @@
 //! Streaming readers of package databases (dpkg `status` and `status.d/`, apk `installed`,
 //! rpm manifests): package names and versions, without keeping the file.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which database format a file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum DbKind {
     Dpkg,
@@ -34,7 +34,7 @@ pub fn kind_for(path: &str) -> Option<DbKind> {
 }
 
 /// What a database file lists.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PkgList {
     /// Installed packages: (name, version). `None` when the format is not read (binary rpmdb).
     pub packages: Option<Vec<(String, String)>>,

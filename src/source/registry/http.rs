@@ -190,8 +190,19 @@ impl Client {
         accept: Option<&str>,
         range_from: Option<u64>,
     ) -> Result<Response, HttpError> {
-        let url = format!("{}/v2/{}/{path}", self.base, self.repository);
-        let what = format!("{} {}/{}/{}", method, self.registry, self.repository, path);
+        self.request_v2(method, &format!("{}/{path}", self.repository), accept, range_from).await
+    }
+
+    /// Like [`Client::request`] for any path under `/v2/` (`_catalog?n=100`).
+    async fn request_v2(
+        &self,
+        method: Method,
+        v2_path: &str,
+        accept: Option<&str>,
+        range_from: Option<u64>,
+    ) -> Result<Response, HttpError> {
+        let url = format!("{}/v2/{v2_path}", self.base);
+        let what = format!("{} {}/{}", method, self.registry, v2_path);
         let mut challenged = false;
         let mut attempt = 0u32;
         loop {
@@ -431,6 +442,54 @@ impl Client {
         Ok(Some((body, content_type, digest)))
     }
 
+    /// One page of a paginated list, `_catalog` or `<repo>/tags/list` (`v2_path` is what
+    /// follows `/v2/`, with its query): the body and, from the `Link` header, the next page's
+    /// `v2_path`. `None` when the registry has no such list (404).
+    pub async fn list_page(&self, v2_path: &str, cap: u64) -> Result<Option<(Vec<u8>, Option<String>)>, HttpError> {
+        let resp = self.request_v2(Method::GET, v2_path, Some("application/json"), None).await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status != StatusCode::OK {
+            let detail = self.error_detail(resp).await;
+            return Err(HttpError::other(format!(
+                "GET {}/{}: the registry answered {status}{detail}",
+                self.registry,
+                clip(v2_path, 200)
+            )));
+        }
+        let next = resp.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
+        let next = match next {
+            Some(link) => Some(self.same_origin_v2_path(&link).ok_or_else(|| {
+                HttpError::other(format!(
+                    "GET {}/{}: the next page's Link {:?} leaves the registry's /v2/ API",
+                    self.registry,
+                    clip(v2_path, 200),
+                    clip(&link, 200)
+                ))
+            })?),
+            None => None,
+        };
+        let body = read_capped(resp, cap, &format!("list {}", clip(v2_path, 200))).await?;
+        Ok(Some((body, next)))
+    }
+
+    /// The part after `/v2/` of a link on this registry (relative, or absolute on the same
+    /// origin); `None` for any other place.
+    fn same_origin_v2_path(&self, link: &str) -> Option<String> {
+        let base = Url::parse(&format!("{}/v2/", self.base)).ok()?;
+        let url = base.join(link).ok()?;
+        if url.origin() != base.origin() {
+            return None;
+        }
+        let rest = url.path().strip_prefix("/v2/")?;
+        Some(match url.query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_string(),
+        })
+    }
+
     /// True when the registry has a manifest with this tag or digest.
     pub async fn manifest_exists(&self, reference: &str, accept: &str) -> Result<bool, HttpError> {
         let resp = self.request(Method::HEAD, &format!("manifests/{reference}"), Some(accept), None).await?;
@@ -607,6 +666,19 @@ impl Client {
     }
 }
 
+/// The target of `rel="next"` in a `Link` header (`</v2/_catalog?last=b&n=2>; rel="next"`).
+pub fn next_link(h: &str) -> Option<String> {
+    h.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let next = params.split(';').any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        next.then(|| target.to_string())
+    })
+}
+
 /// Reads a body, refusing more than `cap` bytes.
 async fn read_capped(mut resp: Response, cap: u64, what: &str) -> Result<Vec<u8>, HttpError> {
     if resp.content_length().is_some_and(|n| n > cap) {
@@ -765,6 +837,14 @@ mod tests {
             strip_urls("error for url (https://s3.example/blob?X-Amz-Signature=secret) x"),
             "error for url (https://s3.example/blob?…) x"
         );
+    }
+
+    #[test]
+    fn next_links() {
+        assert_eq!(next_link(r#"</v2/_catalog?last=b&n=2>; rel="next""#).as_deref(), Some("/v2/_catalog?last=b&n=2"));
+        assert_eq!(next_link(r#"<a>; rel="prev", <b>; rel=next"#).as_deref(), Some("b"));
+        assert_eq!(next_link(r#"<a>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
     }
 
     #[test]

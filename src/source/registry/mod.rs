@@ -13,6 +13,7 @@
 //! `distribution::Reference`, the type oci-client re-exports.
 
 pub mod auth;
+pub mod catalog;
 pub mod http;
 pub mod reference;
 
@@ -44,7 +45,7 @@ pub struct RegistryOptions {
 }
 
 /// Every manifest media type the scanner reads.
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// Chunks buffered between the download and the scanner, per blob (reqwest's chunks are
 /// 8–16 KiB, so a few hundred KiB at most).
@@ -206,7 +207,7 @@ impl RegistrySource {
 }
 
 /// The digest of `bytes` with the algorithm of `like` (sha512 when it names one).
-fn hash_like(like: &str, bytes: &[u8]) -> String {
+pub(crate) fn hash_like(like: &str, bytes: &[u8]) -> String {
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     if like.starts_with("sha512:") {
         format!("sha512:{}", hex(&Sha512::digest(bytes)))

@@ -1,0 +1,148 @@
+//! The `batch` and `summary` subcommands of the binary: their arguments, the calls into
+//! [`layerscope::batch`], and the exit codes (0 all stored, 3 some image failed, 2 nothing
+//! could run).
+
+use std::path::PathBuf;
+
+use layerscope::app::ScanOptions;
+use layerscope::batch::summary::{self, SummaryFormat};
+use layerscope::batch::{self, BatchOptions, RunStats, Shard};
+use layerscope::oci::platform::PlatformFilter;
+
+/// How `batch` reports its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct BatchArgs {
+    /// The registry: HOST or HOST:PORT (e.g. mirror.example:5000).
+    registry: String,
+    /// Only repositories matching this glob (repeatable; `*` stays within a path component,
+    /// `**` crosses them).
+    #[arg(long = "repo", value_name = "GLOB")]
+    repos: Vec<String>,
+    /// Only tags matching this glob (repeatable).
+    #[arg(long = "tag", value_name = "GLOB")]
+    tags: Vec<String>,
+    /// Scan the repositories and tags listed in FILE (REPO[:TAG|@DIGEST] per line) instead of
+    /// the registry's catalog.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+    /// The SQLite store [default: $XDG_DATA_HOME/layerscope/batch.db or
+    /// ~/.local/share/layerscope/batch.db].
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Images scanned at once (bounds memory: each image in flight holds its layers' facts).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// Take the share K (0-based, as JOB_COMPLETION_INDEX) of N of the repositories.
+    #[arg(long, value_parser = Shard::parse, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Scan again images the store already has.
+    #[arg(long)]
+    rescan: bool,
+    /// Scan again images stored as failed.
+    #[arg(long)]
+    retry_failed: bool,
+    /// `all`, or platforms in docker syntax, comma-separated.
+    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    platform: PlatformFilter,
+    /// Names asked for per catalog or tag-list request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    page_size: u32,
+    /// How the run is reported on stdout.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    format: RunFormat,
+    #[command(flatten)]
+    common: crate::cli_common::Common,
+}
+
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// Batch stores to read (shards' stores together).
+    #[arg(required = true, value_name = "DB")]
+    stores: Vec<PathBuf>,
+    /// Output format: a text table, JSON lines, or CSV.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    format: SummaryFormat,
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+pub fn run_batch(args: BatchArgs) -> anyhow::Result<u8> {
+    let from = match &args.from {
+        Some(f) => Some(batch::read_wanted(f, &args.registry)?),
+        None => None,
+    };
+    let opts = BatchOptions {
+        scan: ScanOptions {
+            platforms: args.platform.clone(),
+            limits: args.common.limits()?,
+            registry: args.common.registry(),
+            ..Default::default()
+        },
+        repos: args.repos.clone(),
+        tags: args.tags.clone(),
+        from,
+        db: args.db.clone().unwrap_or_else(batch::default_db),
+        jobs: usize::from(args.jobs),
+        shard: args.shard,
+        rescan: args.rescan,
+        retry_failed: args.retry_failed,
+        page_size: args.page_size as usize,
+        progress: !args.common.quiet,
+    };
+    let stats = match batch::run(&args.registry, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("layerscope: batch {}: {e}", args.registry);
+            return Ok(2);
+        }
+    };
+    args.common.write(|out| match args.format {
+        RunFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &stats)?;
+            writeln!(out)
+        }
+        RunFormat::Text => write_stats(&stats, out),
+    })?;
+    Ok(if stats.failures > 0 { 3 } else { 0 })
+}
+
+fn write_stats(s: &RunStats, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let shard = s.shard.as_deref().map(|k| format!(" (shard {k})")).unwrap_or_default();
+    writeln!(out, "{}{shard}: {} repositories, {} tags, {} images", s.registry, s.repositories, s.tags, s.images)?;
+    writeln!(
+        out,
+        "images: {} scanned, {} already stored, {} failures",
+        s.images_scanned, s.images_skipped, s.failures
+    )?;
+    writeln!(
+        out,
+        "layers: {} referenced ({} references), {} analysed ({}), {} from the store",
+        s.layers_referenced,
+        s.layer_references,
+        s.layers_analysed,
+        indicatif::HumanBytes(s.bytes_analysed),
+        s.layers_from_store
+    )?;
+    writeln!(out, "store: {} ({:.1} s)", s.store, s.seconds)
+}
+
+pub fn run_summary(args: SummaryArgs) -> anyhow::Result<u8> {
+    let paths: Vec<&std::path::Path> = args.stores.iter().map(PathBuf::as_path).collect();
+    let rows = match summary::rows(&paths) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("layerscope: summary: {e}");
+            return Ok(2);
+        }
+    };
+    let common = crate::cli_common::Common { output: args.output.clone(), ..Default::default() };
+    common.write(|out| summary::write(&rows, args.format, out))?;
+    Ok(0)
+}

@@ -1,0 +1,160 @@
+//! Listing a registry for a batch: repositories through `/v2/_catalog`, tags through
+//! `/v2/<name>/tags/list`, both page by page (`n`, `last`, and the `Link` header), and the
+//! manifest digest a tag points at.
+
+use std::collections::HashSet;
+
+use super::http::{Client, Settings};
+use super::reference::RegistryRef;
+use super::{auth, hash_like, RegistryOptions, ACCEPT};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+
+/// The most pages one list may take (a registry whose `Link` never ends is an error).
+const MAX_PAGES: usize = 100_000;
+
+/// A registry to list, with its own network runtime.
+pub struct Catalog {
+    /// As the user named it (`127.0.0.1:5000`, `docker.io`).
+    pub registry: String,
+    api_host: String,
+    creds: Option<auth::Credentials>,
+    opts: RegistryOptions,
+    limits: Limits,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Catalog {
+    /// `registry` is a host (`host[:port]`), as in `docker://host/...`.
+    pub fn open(registry: &str, limits: &Limits, opts: &RegistryOptions) -> Result<Self> {
+        let fail = |m: String| Error::reference(registry, m);
+        if registry.is_empty() || registry.contains('/') {
+            return Err(fail("a registry is a host name with an optional port (registry.example:5000)".into()));
+        }
+        let probe = RegistryRef::parse(&format!("{registry}/probe:latest")).map_err(fail)?;
+        let creds = auth::lookup(&probe.registry).map_err(|m| fail(format!("credentials: {m}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("layerscope-catalog")
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("cannot start the network runtime: {e}")))?;
+        Ok(Catalog {
+            registry: probe.registry.clone(),
+            api_host: probe.api_host().to_string(),
+            creds,
+            opts: opts.clone(),
+            limits: limits.clone(),
+            runtime,
+        })
+    }
+
+    fn client(&self, repository: &str) -> Result<Client> {
+        let mut settings = Settings { allow_foreign_urls: false, ..Settings::default() };
+        if let Some(t) = self.opts.read_timeout {
+            settings.read_timeout = t;
+        }
+        Client::new(&self.registry, &self.api_host, repository, self.creds.clone(), &self.opts.insecure, settings)
+            .map_err(|m| Error::reference(&self.registry, m))
+    }
+
+    /// Every repository of the catalog, `page_size` per request.
+    pub fn repositories(&self, page_size: usize) -> Result<Vec<String>> {
+        let client = self.client("")?;
+        let first = format!("_catalog?n={page_size}");
+        self.paginate(&client, first, "repositories", &format!("{}/v2/_catalog", self.registry))
+    }
+
+    /// Every tag of `repository`, `page_size` per request.
+    pub fn tags(&self, repository: &str, page_size: usize) -> Result<Vec<String>> {
+        let client = self.client(repository)?;
+        let first = format!("{repository}/tags/list?n={page_size}");
+        self.paginate(&client, first, "tags", &format!("{}/{repository}", self.registry))
+    }
+
+    /// Follows `Link` from page to page, collecting the names under `key`. A page without a
+    /// `Link` ends the list; so does an empty page. A `Link` seen twice is an error.
+    fn paginate(&self, client: &Client, first: String, key: &str, what: &str) -> Result<Vec<String>> {
+        let fail = |m: String| Error::reference(what, m);
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(first);
+        while let Some(path) = next.take() {
+            if !seen.insert(path.clone()) || seen.len() > MAX_PAGES {
+                return Err(fail(format!("the registry's pages of {key} do not end (Link back to {path:?})")));
+            }
+            let page =
+                self.runtime.block_on(client.list_page(&path, self.limits.json_bytes)).map_err(|e| fail(e.message))?;
+            let Some((body, link)) = page else {
+                return Err(fail(format!("the registry has no list of {key} here (404)")));
+            };
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| fail(format!("the list of {key} is not JSON: {e}")))?;
+            let names: Vec<String> = match v.get(key) {
+                Some(serde_json::Value::Array(a)) => a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect(),
+                // distribution answers `"tags": null` for a repository without tags.
+                Some(serde_json::Value::Null) | None => Vec::new(),
+                Some(_) => return Err(fail(format!("the list of {key} is not an array"))),
+            };
+            if names.is_empty() {
+                break;
+            }
+            out.extend(names);
+            next = link;
+        }
+        Ok(out)
+    }
+
+    /// The tags of `repository` that `wanted` keeps, each with the digest of the manifest it
+    /// points at (or why that could not be had), `page_size` tags per list request.
+    pub fn tag_digests(
+        &self,
+        repository: &str,
+        page_size: usize,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Result<String>)>> {
+        let client = self.client(repository)?;
+        let first = format!("{repository}/tags/list?n={page_size}");
+        let tags = self.paginate(&client, first, "tags", &format!("{}/{repository}", self.registry))?;
+        Ok(tags
+            .into_iter()
+            .filter(|t| wanted(t))
+            .map(|t| {
+                let d = self.digest(&client, repository, &t);
+                (t, d)
+            })
+            .collect())
+    }
+
+    /// The digest of the manifest `repository:reference` points at (hashed from its bytes; the
+    /// registry's `Docker-Content-Digest` must agree).
+    pub fn manifest_digest(&self, repository: &str, reference: &str) -> Result<String> {
+        self.digest(&self.client(repository)?, repository, reference)
+    }
+
+    fn digest(&self, client: &Client, repository: &str, reference: &str) -> Result<String> {
+        let sep = if reference.contains(':') { '@' } else { ':' };
+        let what = format!("{}/{repository}{sep}{reference}", self.registry);
+        let fail = |m: String| Error::reference(&what, m);
+        let got = self
+            .runtime
+            .block_on(client.manifest(reference, ACCEPT, self.limits.json_bytes))
+            .map_err(|e| fail(e.message))?;
+        let Some((bytes, _, header)) = got else {
+            return Err(fail("manifest unknown (404)".into()));
+        };
+        let like = if reference.contains(':') { reference } else { "sha256:" };
+        let digest = hash_like(like, &bytes);
+        if reference.contains(':') && digest != reference {
+            return Err(fail(format!("the registry served content that hashes to {digest}")));
+        }
+        if let Some(h) = header.filter(|h| h.starts_with("sha256:") && digest.starts_with("sha256:")) {
+            if h != digest {
+                return Err(fail(format!(
+                    "the registry says {h} (Docker-Content-Digest), the manifest hashes to {digest}"
+                )));
+            }
+        }
+        Ok(digest)
+    }
+}
