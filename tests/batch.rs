@@ -407,3 +407,80 @@ fn from_a_file_and_globs_choose_what_is_scanned() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not.db"));
 }
+
+/// A front for the registry that pages tag lists itself (the registry here ignores `n` for
+/// tags): `/v2/<repo>/tags/list?n=N&last=T` answers N tags after T with a `Link` to the next
+/// page; every other request is redirected (307) to the registry.
+fn paging_front(registry: u16) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
+                    break;
+                }
+            }
+            let target = line.split(' ').nth(1).unwrap_or("/").to_string();
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let Some(repo) = path.strip_prefix("/v2/").and_then(|p| p.strip_suffix("/tags/list")) else {
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{registry}{target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            };
+            let param = |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{k}=")).map(str::to_string));
+            let n: usize = param("n").and_then(|v| v.parse().ok()).unwrap_or(100);
+            let last = param("last");
+            let mut upstream = std::net::TcpStream::connect(("127.0.0.1", registry)).unwrap();
+            write!(upstream, "GET /v2/{repo}/tags/list HTTP/1.0\r\n\r\n").unwrap();
+            let mut raw = String::new();
+            upstream.read_to_string(&mut raw).unwrap();
+            let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+            let v: Value = serde_json::from_str(body).unwrap();
+            let mut tags: Vec<String> =
+                v["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+            tags.sort();
+            let rest: Vec<String> = tags.into_iter().filter(|t| last.as_ref().is_none_or(|l| t > l)).collect();
+            let page: Vec<String> = rest.iter().take(n).cloned().collect();
+            let link = match (rest.len() > n, page.last()) {
+                (true, Some(l)) => format!("Link: </v2/{repo}/tags/list?n={n}&last={l}>; rel=\"next\"\r\n"),
+                _ => String::new(),
+            };
+            let body = serde_json::json!({"name": repo, "tags": page}).to_string();
+            let _ = write!(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn tag_lists_are_read_page_by_page() {
+    let reg = Registry::start(false);
+    let tags: Vec<String> = (0..7).map(|i| format!("1.{i}")).collect();
+    for t in &tags {
+        reg.push_as("static", "apps/paged", t);
+    }
+    let front = paging_front(reg.port);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("paged.db");
+    let host = format!("127.0.0.1:{front}");
+    let out = layerscope(&["batch", &host, "--db", store.to_str().unwrap(), "--page-size", "2", "--format", "json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((s["tags"].as_u64(), s["images"].as_u64(), s["images_scanned"].as_u64()), (Some(7), Some(1), Some(1)));
+    let stored = strings(&db(&store), "SELECT tag FROM tags ORDER BY tag");
+    assert_eq!(stored, tags, "four pages of two tags, through Link");
+}

@@ -320,21 +320,17 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
     stats.repositories = wanted.len() as u64;
 
     // 2. Tags → digests, recorded as they are learnt; images planned by digest.
+    bar.set_message(format!("listing the tags of {} repositories", wanted.len()));
+    let listings =
+        list_tags(&catalog, &wanted, &|t: &str| tag_globs.as_ref().is_none_or(|g| g.is_match(t)), opts.page_size);
     let mut planned: BTreeSet<Job> = BTreeSet::new();
-    for (repo, refs) in &wanted {
-        bar.set_message(format!("listing the tags of {repo}"));
-        let pairs: Vec<(String, crate::error::Result<String>)> = match refs {
-            Some(set) => set.iter().map(|r| (r.clone(), catalog.manifest_digest(repo, r))).collect(),
-            None => {
-                let keep = |t: &str| tag_globs.as_ref().is_none_or(|g| g.is_match(t));
-                match catalog.tag_digests(repo, opts.page_size, &keep) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        stats.failures += 1;
-                        store.put_repository(&registry, repo, Some(&e.to_string()))?;
-                        continue;
-                    }
-                }
+    for (repo, listing) in wanted.keys().zip(listings) {
+        let pairs = match listing {
+            Ok(p) => p,
+            Err(e) => {
+                stats.failures += 1;
+                store.put_repository(&registry, repo, Some(&e.to_string()))?;
+                continue;
             }
         };
         store.put_repository(&registry, repo, None)?;
@@ -462,6 +458,48 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
     stats.seconds = started.elapsed().as_secs_f64();
     store.finish_run(run_id, &serde_json::to_string(&stats).unwrap_or_default())?;
     Ok(stats)
+}
+
+/// Requests in flight while listing tags and their digests (one repository per thread).
+const LISTING_THREADS: usize = 8;
+
+/// What a repository's listing gave: (tag or digest, manifest digest or why not).
+type Listing = crate::error::Result<Vec<(String, crate::error::Result<String>)>>;
+
+/// Lists the tags (with digests) of every wanted repository, a few repositories at a time;
+/// results in the order of `wanted`.
+fn list_tags(
+    catalog: &Catalog,
+    wanted: &BTreeMap<String, Option<BTreeSet<String>>>,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    page_size: usize,
+) -> Vec<Listing> {
+    let repos: Vec<(&String, &Option<BTreeSet<String>>)> = wanted.iter().collect();
+    let next = AtomicU64::new(0);
+    let results: Mutex<BTreeMap<usize, Listing>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..LISTING_THREADS.min(repos.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((repo, refs)) = repos.get(i) else { break };
+                let listing = match refs {
+                    Some(set) => Ok(set.iter().map(|r| (r.clone(), catalog.manifest_digest(repo, r))).collect()),
+                    None => catalog.tag_digests(repo, page_size, keep),
+                };
+                if let Ok(mut r) = results.lock() {
+                    r.insert(i, listing);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    (0..repos.len())
+        .map(|i| {
+            results.remove(&i).unwrap_or_else(|| {
+                Err(crate::error::Error::reference(repos[i].0, "the listing thread stopped".to_string()))
+            })
+        })
+        .collect()
 }
 
 /// The error diagnostics of a report, each naming its platform, layer and path.
