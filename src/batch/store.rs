@@ -318,8 +318,11 @@ impl Store {
 
     /// Keeps a complete layer's analysis by digest.
     pub fn put_layer(&self, key: &LayerKey, analyser: &str, delta: &LayerDelta) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(delta).map_err(|e| self.other(format!("layer {}: {e}", key.0)))?;
-        let blob = zstd::bulk::compress(&json, 3).map_err(|e| self.other(format!("layer {}: {e}", key.0)))?;
+        // Serialised straight into the compressor: the JSON of a big layer is never whole.
+        let fail = |e: String| self.other(format!("layer {}: {e}", key.0));
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).map_err(|e| fail(e.to_string()))?;
+        serde_json::to_writer(&mut encoder, delta).map_err(|e| fail(e.to_string()))?;
+        let blob = encoder.finish().map_err(|e| fail(e.to_string()))?;
         self.with(|c| {
             c.execute(
                 &format!(
