@@ -1,7 +1,7 @@
 //! `layerscope batch` and `summary` against a real registry (Debian's `docker-registry` on
-//! 127.0.0.1): a mirror of 16 repositories and 20 tags built from a few shared base images (the glibc, musl,
+//! 127.0.0.1): a mirror of 17 repositories and 21 tags built from a few shared base images (the glibc, musl,
 //! busybox, static and multi-platform fixtures, each app image one more layer on a base), one
-//! image with a corrupted blob, one tag pointing at the same digest as another.
+//! image with a corrupted blob, one tag pointing at the same digest as another, one manifest in two repositories.
 
 mod common;
 
@@ -120,6 +120,8 @@ fn mirror() -> Mirror {
     add(fixture("glibc"), "base/glibc", &["1"], "glibc");
     // Two tags, one digest.
     add(fixture("musl"), "base/musl", &["1", "latest"], "musl");
+    // The same manifest in another repository: scanned once, copied.
+    add(fixture("musl"), "mirror/musl", &["1"], "musl");
     add(fixture("busybox"), "base/busybox", &["1"], "static");
     add(fixture("static"), "apps/static", &["1"], "static");
     add(fixture("multiarch"), "multi/tool", &["1"], "glibc");
@@ -229,16 +231,21 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     let store = dir.path().join("mirror.db");
     let repos: BTreeSet<&str> = m.images.iter().map(|i| i.repo.as_str()).collect();
     let tags: usize = m.images.iter().map(|i| i.tags.len()).sum();
-    assert_eq!((repos.len(), tags, m.images.len()), (16, 20, 19));
+    assert_eq!((repos.len(), tags, m.images.len()), (17, 21, 20));
     let distinct: BTreeSet<&String> = m.images.iter().flat_map(|i| &i.layers).collect();
-    let per_image: usize = m.images.iter().map(|i| i.layers.len()).sum();
+    // Layers per distinct manifest (the copy in mirror/musl reads none).
+    let manifests: BTreeMap<&String, usize> = m.images.iter().map(|i| (&i.digest, i.layers.len())).collect();
+    let per_image: usize = manifests.values().sum();
 
     // First run: catalog read 3 names a page (so 6 pages through `Link`), two images at once.
     let (code, s) = batch(&m, &store, &["--page-size", "3", "--jobs", "2"]);
     assert_eq!(code, 3, "one image failed: {s:#}");
     assert_eq!(s["repositories"], repos.len(), "every page of the catalog was read: {s:#}");
-    assert_eq!((s["tags"].as_u64(), s["images"].as_u64()), (Some(20), Some(19)));
-    assert_eq!((s["images_scanned"].as_u64(), s["images_skipped"].as_u64()), (Some(19), Some(0)));
+    assert_eq!((s["tags"].as_u64(), s["images"].as_u64()), (Some(21), Some(20)));
+    assert_eq!(
+        (s["images_scanned"].as_u64(), s["images_copied"].as_u64(), s["images_skipped"].as_u64()),
+        (Some(19), Some(1), Some(0))
+    );
     assert_eq!(s["failures"], 1);
     assert_eq!(s["layers_referenced"], distinct.len(), "{s:#}");
     assert_eq!(s["layers_analysed"], distinct.len(), "each distinct layer analysed exactly once: {s:#}");
@@ -259,6 +266,8 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
         let platforms = if img.repo.starts_with("multi/") { 2 } else { 1 };
         assert_eq!(libcs, vec![img.libc.to_string(); platforms], "{}", img.repo);
     }
+    let names = strings(&c, "SELECT json_extract(report, '$.name') FROM images WHERE digest = (SELECT digest FROM images WHERE repository = 'mirror/musl') ORDER BY 1");
+    assert_eq!(names, [format!("{}/base/musl", m.reg.host()), format!("{}/mirror/musl", m.reg.host())]);
     let error = strings(&c, "SELECT error FROM images WHERE status = 'failed'");
     assert!(error[0].contains("digest mismatch") && error[0].contains(&m.corrupt), "{error:?}");
     // Every stored layer is one of the mirror's, once; the corrupt one is not kept.
@@ -274,14 +283,14 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     // Second run: nothing to scan, no layer read.
     let (code, s) = batch(&m, &store, &[]);
     assert_eq!(code, 0, "{s:#}");
-    assert_eq!((s["images_scanned"].as_u64(), s["images_skipped"].as_u64()), (Some(0), Some(19)));
+    assert_eq!((s["images_scanned"].as_u64(), s["images_skipped"].as_u64()), (Some(0), Some(20)));
     assert_eq!((s["layers_analysed"].as_u64(), s["layers_from_store"].as_u64()), (Some(0), Some(0)));
     assert_eq!(dump(&store), before);
 
     // --rescan: every image again, every good layer from the store, the same reports.
     let (code, s) = batch(&m, &store, &["--rescan"]);
     assert_eq!(code, 3);
-    assert_eq!(s["images_scanned"], 19);
+    assert_eq!((s["images_scanned"].as_u64(), s["images_copied"].as_u64()), (Some(19), Some(1)));
     assert_eq!(s["layers_analysed"], 1, "only the corrupt layer is read again: {s:#}");
     assert_eq!(dump(&store), before, "layers from the store give the reports a fresh read gave");
 
@@ -290,7 +299,7 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     assert_eq!(out.status.code(), Some(0));
     let rows: Vec<Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 20);
+    assert_eq!(rows.len(), 21);
     let api = rows.iter().find(|r| r["repository"] == "apps/api" && r["tag"] == "1.0").unwrap();
     assert_eq!((api["status"].as_str(), api["libc"][0].as_str()), (Some("ok"), Some("glibc 2.36")));
     assert!(api["bytes"].as_u64().unwrap() > 1_000_000);
@@ -300,12 +309,12 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     assert_eq!(bad["status"], "failed");
     let csv = layerscope(&["summary", store.to_str().unwrap(), "--format", "csv"]);
     let text = String::from_utf8(csv.stdout).unwrap();
-    assert_eq!(text.lines().count(), 21);
+    assert_eq!(text.lines().count(), 22);
     assert!(text.starts_with(
         "registry,repository,tag,digest,status,platforms,bytes,libc,distroless,reclaimable_bytes,high_findings,error\n"
     ));
     let table = String::from_utf8(layerscope(&["summary", store.to_str().unwrap()]).stdout).unwrap();
-    assert!(table.contains("base/musl") && table.contains("20 rows, 1 failed, 0 pending"), "{table}");
+    assert!(table.contains("base/musl") && table.contains("21 rows, 1 failed, 0 pending"), "{table}");
 }
 
 #[test]
@@ -337,7 +346,7 @@ fn a_killed_run_resumes_and_shards_split_the_registry() {
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = stored(&resumed);
-    assert!((4..19).contains(&at_kill), "killed part-way: {at_kill} images stored");
+    assert!((4..20).contains(&at_kill), "killed part-way: {at_kill} images stored");
     let (code, s) = batch(&m, &resumed, &["--jobs", "2"]);
     assert_eq!(code, 3);
     assert_eq!(s["images_skipped"].as_i64(), Some(at_kill), "{s:#}");
@@ -357,7 +366,7 @@ fn a_killed_run_resumes_and_shards_split_the_registry() {
     assert_eq!(r0.len() + r1.len(), all.len());
     assert_eq!(r0.iter().chain(&r1).cloned().collect::<BTreeSet<_>>(), all);
     let out = layerscope(&["summary", p0.to_str().unwrap(), p1.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 20);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 21);
 }
 
 #[test]

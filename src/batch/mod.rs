@@ -151,6 +151,9 @@ pub struct RunStats {
     pub images: u64,
     /// Images scanned in this run.
     pub images_scanned: u64,
+    /// Images stored in this run as a copy of the same manifest's analysis in another
+    /// repository (scanned earlier in the run, or by an earlier run).
+    pub images_copied: u64,
     /// Images already in the store, not scanned again.
     pub images_skipped: u64,
     /// Images, tags or repositories that failed in this run.
@@ -354,8 +357,9 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
     }
     stats.images = planned.len() as u64;
 
-    // 3. Skip what the store has, unless asked.
-    let mut queue = VecDeque::new();
+    // 3. Skip what the store has, unless asked; the rest grouped by digest (the same manifest
+    //    in several repositories is scanned once and copied).
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for job in planned {
         let status = store.image_status(&registry, &job.repository, &job.digest)?;
         let again = match status.as_deref() {
@@ -364,14 +368,15 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
             Some(_) => opts.rescan,
         };
         if again {
-            queue.push_back(job);
+            groups.entry(job.digest).or_default().push(job.repository);
         } else {
             stats.images_skipped += 1;
         }
     }
 
     // 4. Scan, `jobs` images at a time; each result stored in its own transaction.
-    bar.set_length(queue.len() as u64);
+    let queue: VecDeque<(String, Vec<String>)> = groups.into_iter().collect();
+    bar.set_length(queue.iter().map(|(_, repos)| repos.len() as u64).sum());
     bar.set_position(0);
     let cache = StoreCache {
         store: &store,
@@ -387,6 +392,7 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
     let queue = Mutex::new(queue);
     let failures = AtomicU64::new(0);
     let scanned = AtomicU64::new(0);
+    let copied = AtomicU64::new(0);
     let referenced = Mutex::new((0u64, HashSet::<String>::new()));
     let fatal: Mutex<Option<StoreError>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -396,38 +402,62 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
                     Ok(mut q) => q.pop_front(),
                     Err(_) => None,
                 };
-                let Some(job) = job else { break };
-                let reference = format!("docker://{registry}/{}@{}", job.repository, job.digest);
-                let outcome = app::load_with(&reference, &scan_opts, &cache).map(|loaded| {
-                    if let Ok(mut r) = referenced.lock() {
-                        for t in &loaded.resolution.targets {
-                            r.0 += t.layers.len() as u64;
-                            r.1.extend(t.layers.iter().map(|l| l.descriptor.digest().to_string()));
+                let Some((digest, repos)) = job else { break };
+                // An image of the same manifest stored fine already (another repository) is
+                // copied, not scanned; with --rescan, the first repository is scanned.
+                let mut source = if opts.rescan { Ok(None) } else { store.image_with_digest(&registry, &digest) };
+                for repo in &repos {
+                    let done = match &source {
+                        Ok(Some(from)) => store.copy_image(&registry, from, repo, &digest).map(|()| {
+                            copied.fetch_add(1, Ordering::Relaxed);
+                            false
+                        }),
+                        Ok(None) => {
+                            let reference = format!("docker://{registry}/{repo}@{digest}");
+                            let outcome = app::load_with(&reference, &scan_opts, &cache).map(|loaded| {
+                                if let Ok(mut r) = referenced.lock() {
+                                    for t in &loaded.resolution.targets {
+                                        r.0 += t.layers.len() as u64;
+                                        r.1.extend(t.layers.iter().map(|l| l.descriptor.digest().to_string()));
+                                    }
+                                }
+                                app::report(&loaded, &scan_opts)
+                            });
+                            let failed = match &outcome {
+                                Ok(report) => errors(report).next().is_some(),
+                                Err(_) => true,
+                            };
+                            scanned.fetch_add(1, Ordering::Relaxed);
+                            if failed {
+                                bar.println(format!("layerscope: {reference}: failed ({})", first_error(&outcome)));
+                            } else {
+                                source = Ok(Some(repo.clone()));
+                            }
+                            match &outcome {
+                                Ok(report) => store.put_report(&registry, repo, &digest, report),
+                                Err(e) => store.put_failure(&registry, repo, &digest, &e.to_string()),
+                            }
+                            .map(|()| failed)
+                        }
+                        Err(e) => Err(StoreError::Other { path: store.path().to_string(), message: e.to_string() }),
+                    };
+                    match done {
+                        Ok(failed) => {
+                            if failed {
+                                failures.fetch_add(1, Ordering::Relaxed);
+                            }
+                            bar.inc(1);
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = fatal.lock() {
+                                f.get_or_insert(e);
+                            }
+                            if let Ok(mut q) = queue.lock() {
+                                q.clear();
+                            }
+                            return;
                         }
                     }
-                    app::report(&loaded, &scan_opts)
-                });
-                let stored = match &outcome {
-                    Ok(report) => store.put_report(&registry, &job.repository, &job.digest, report),
-                    Err(e) => store.put_failure(&registry, &job.repository, &job.digest, &e.to_string()),
-                };
-                let failed = match &outcome {
-                    Ok(report) => errors(report).next().is_some(),
-                    Err(_) => true,
-                };
-                if let Err(e) = stored {
-                    if let Ok(mut f) = fatal.lock() {
-                        f.get_or_insert(e);
-                    }
-                    if let Ok(mut q) = queue.lock() {
-                        q.clear();
-                    }
-                    break;
-                }
-                scanned.fetch_add(1, Ordering::Relaxed);
-                if failed {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    bar.println(format!("layerscope: {reference}: failed ({})", first_error(&outcome)));
                 }
                 bar.set_message(format!(
                     "{} layers analysed, {} from the store, {} fetched, {} failed",
@@ -436,7 +466,6 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
                     indicatif::HumanBytes(cache.bytes.load(Ordering::Relaxed)),
                     failures.load(Ordering::Relaxed) + stats.failures
                 ));
-                bar.inc(1);
             });
         }
     });
@@ -448,6 +477,7 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
         eprintln!("layerscope: {e}");
     }
     stats.images_scanned = scanned.into_inner();
+    stats.images_copied = copied.into_inner();
     stats.failures += failures.into_inner();
     let (refs, distinct) = referenced.into_inner().unwrap_or_default();
     stats.layer_references = refs;

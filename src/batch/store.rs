@@ -194,6 +194,61 @@ impl Store {
         })
     }
 
+    /// A repository where the manifest `digest` of `registry` is stored without error.
+    pub fn image_with_digest(&self, registry: &str, digest: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT repository FROM images WHERE registry = ?1 AND digest = ?2 AND status = 'ok'
+                 ORDER BY repository LIMIT 1",
+                params![registry, digest],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Stores the image `digest` of repository `to` as a copy of what is stored for it in
+    /// repository `from` (the same manifest: the same facts), in one transaction. The image
+    /// report's `reference` and `name` name `to`.
+    pub fn copy_image(&self, registry: &str, from: &str, to: &str, digest: &str) -> Result<(), StoreError> {
+        let key = Image { registry, repository: to, digest };
+        let reference = format!("docker://{registry}/{to}@{digest}");
+        let name = format!("{registry}/{to}");
+        self.with(|c| {
+            let tx = c.transaction()?;
+            key.clear(&tx)?;
+            let args = params![registry, from, digest, to];
+            tx.execute(
+                &format!(
+                    "INSERT INTO images (registry, repository, digest, status, error, platforms, report, scanned_at)
+                     SELECT registry, ?4, digest, status, error, platforms,
+                            json_set(report, '$.reference', ?5, '$.name', ?6), {NOW}
+                       FROM images WHERE registry = ?1 AND repository = ?2 AND digest = ?3"
+                ),
+                params![registry, from, digest, to, reference, name],
+            )?;
+            for (table, columns) in [
+                (
+                    "platforms",
+                    "position, platform, manifest_digest, config_digest, files, bytes, libc, libc_version, distroless,
+                     efficiency, reclaimable_bytes, findings_high, errors, report",
+                ),
+                ("platform_layers", "position, layer, layer_digest, compressed_bytes, uncompressed_bytes"),
+                ("findings", "platform, id, severity, message"),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {table} (registry, repository, digest, {columns})
+                         SELECT registry, ?4, digest, {columns} FROM {table}
+                          WHERE registry = ?1 AND repository = ?2 AND digest = ?3"
+                    ),
+                    args,
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
     /// Stores an image that could not be read at all.
     pub fn put_failure(&self, registry: &str, repository: &str, digest: &str, error: &str) -> Result<(), StoreError> {
         let image = Image { registry, repository, digest };
