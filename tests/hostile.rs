@@ -320,3 +320,88 @@ fn sha512_layer_digests_are_verified_with_sha512() {
     let r = scan(&format!("oci:{}", dir.display()));
     assert!(errors(only_platform(&r)).iter().any(|e| e.contains("content hashes to sha512:")));
 }
+
+/// Writes a layout whose layers are the given raw blobs (media type, blob, diff_id), in order.
+fn raw_layers_image(dir: &std::path::Path, layers: &[(&str, Vec<u8>, String)]) -> String {
+    let put = |b: &[u8]| {
+        let d = sha256(b);
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), b).unwrap();
+        d
+    };
+    let descriptors: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(mt, blob, _)| serde_json::json!({"mediaType": mt, "digest": put(blob), "size": blob.len()}))
+        .collect();
+    let diff_ids: Vec<&str> = layers.iter().map(|(_, _, d)| d.as_str()).collect();
+    let cfg = serde_json::to_vec(
+        &serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":diff_ids}}),
+    )
+    .unwrap();
+    let cd = put(&cfg);
+    let m = serde_json::to_vec(
+        &serde_json::json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+        "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":cd,"size":cfg.len()},
+        "layers":descriptors}),
+    )
+    .unwrap();
+    let md = put(&m);
+    common::write_layout(
+        dir,
+        vec![serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":md,"size":m.len()})],
+    );
+    format!("oci:{}", dir.display())
+}
+
+#[test]
+fn damaged_gzip_and_zstd_trailers_fail_their_layer_only() {
+    // 34: a bad CRC32, a bad ISIZE, a deflate stream cut short, a zstd frame whose content
+    // checksum is wrong. The decompressed bytes of the first two are intact (the diff_id
+    // matches), so only the decoder's trailer check can tell. The layer before and the one after
+    // are still read, and the scan is partial (exit 3).
+    let tmp = tempfile::tempdir().unwrap();
+    let before = common::tar(&[E::File("before.txt", b"first layer\n")]);
+    let after = common::tar(&[E::File("after.txt", b"last layer\n")]);
+    let victim = common::tar(&[E::File("victim.txt", &b"the damaged layer\n".repeat(200))]);
+    let (gz, gz_mt) = common::compress(&victim, Comp::Gzip);
+    let n = gz.len();
+    let mut bad_crc = gz.clone();
+    bad_crc[n - 8] ^= 0xff;
+    let mut bad_isize = gz.clone();
+    bad_isize[n - 4] ^= 0x01;
+    let truncated = gz[..n / 2].to_vec();
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    enc.write_all(&victim).unwrap();
+    let mut bad_xxh = enc.finish().unwrap();
+    let z = bad_xxh.len();
+    bad_xxh[z - 1] ^= 0xff; // the last 4 bytes of the frame are the content checksum
+    let zstd_mt = "application/vnd.oci.image.layer.v1.tar+zstd";
+    for (what, blob, mt, says) in [
+        ("bad CRC32", bad_crc, gz_mt, "checksum"),
+        ("bad ISIZE", bad_isize, gz_mt, "checksum"),
+        ("truncated deflate", truncated, gz_mt, "deflate"),
+        ("bad zstd checksum", bad_xxh, zstd_mt, "checksum"),
+    ] {
+        let (b1, m1) = common::compress(&before, Comp::Gzip);
+        let (b3, m3) = common::compress(&after, Comp::Zstd);
+        let dir = tmp.path().join(what.replace(' ', "-"));
+        let damaged = sha256(&blob);
+        let reference =
+            raw_layers_image(&dir, &[(m1, b1, sha256(&before)), (mt, blob, sha256(&victim)), (m3, b3, sha256(&after))]);
+        let r = scan(&reference);
+        let p = only_platform(&r);
+        let errs: Vec<&layerscope::diag::Diagnostic> =
+            p.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        assert!(!errs.is_empty(), "{what}: no error: {:?}", p.diagnostics);
+        assert!(errs.iter().all(|d| d.layer.as_deref() == Some(damaged.as_str())), "{what}: {errs:?}");
+        assert!(
+            errs.iter().any(|d| d.message.to_ascii_lowercase().contains(says)),
+            "{what}: no error saying {says:?}: {errs:?}"
+        );
+        assert!(r.incomplete(), "{what}: the scan must be partial (exit 3)");
+        let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+        let fs = loaded.merged(&loaded.resolution.targets[0]);
+        assert!(fs.get("before.txt").is_some() && fs.get("after.txt").is_some(), "{what}: other layers read");
+    }
+}

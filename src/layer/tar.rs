@@ -79,7 +79,7 @@ impl<R: BufRead> TarReader<R> {
 
     fn io_err(&self, e: io::Error) -> TarError {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            self.err(self.pos, "unexpected end of stream")
+            self.err(self.pos, format!("unexpected end of stream ({e})"))
         } else {
             self.err(self.pos, format!("read error: {e}"))
         }
@@ -284,7 +284,7 @@ impl<R: BufRead> TarReader<R> {
                 Ok(&b[..n])
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(TarError { offset: pos, message: "unexpected end of stream".into() })
+                Err(TarError { offset: pos, message: format!("unexpected end of stream ({e})") })
             }
             Err(e) => Err(TarError { offset: pos, message: format!("read error: {e}") }),
         }
