@@ -405,3 +405,236 @@ fn damaged_gzip_and_zstd_trailers_fail_their_layer_only() {
         assert!(fs.get("before.txt").is_some() && fs.get("after.txt").is_some(), "{what}: other layers read");
     }
 }
+
+/// A small 64-bit little-endian x86-64 ELF for crafting: one PT_LOAD mapping the whole file at
+/// address 0 (so addresses are offsets), PT_INTERP when `interp` is set, and a PT_DYNAMIC whose
+/// string table holds the names given. `dyn_extra` entries are appended to the dynamic section
+/// (after the ones built from the names, which use DT_STRTAB = `STRTAB` unless overridden).
+struct Elf<'a> {
+    interp: Option<&'a str>,
+    needed: Vec<&'a str>,
+    rpath: Option<&'a str>,
+    soname: Option<&'a str>,
+    /// Raw bytes of the string table instead of the names (for names without a NUL).
+    strtab_bytes: Option<Vec<u8>>,
+    /// DT_STRTAB and DT_STRSZ values instead of the real ones.
+    strtab_addr: Option<u64>,
+    strsz: Option<u64>,
+    /// Section headers appended at the end (64 bytes each); `e_shoff` points at them.
+    sections: Vec<[u8; 64]>,
+    /// `e_shstrndx`.
+    shstrndx: u16,
+}
+
+const STRTAB: usize = 0x300;
+const DYNAMIC: usize = 0x800;
+
+impl Default for Elf<'_> {
+    fn default() -> Self {
+        Elf {
+            interp: Some("/lib64/ld-linux-x86-64.so.2"),
+            needed: vec![],
+            rpath: None,
+            soname: None,
+            strtab_bytes: None,
+            strtab_addr: None,
+            strsz: None,
+            sections: vec![],
+            shstrndx: 0,
+        }
+    }
+}
+
+impl Elf<'_> {
+    fn build(&self) -> Vec<u8> {
+        let mut strtab = vec![0u8];
+        let mut name = |s: &str| {
+            let off = strtab.len() as u64;
+            strtab.extend_from_slice(s.as_bytes());
+            strtab.push(0);
+            off
+        };
+        let mut dynamic: Vec<(u64, u64)> = Vec::new();
+        for n in &self.needed {
+            dynamic.push((1, name(n))); // DT_NEEDED
+        }
+        if let Some(r) = self.rpath {
+            dynamic.push((15, name(r))); // DT_RPATH
+        }
+        if let Some(s) = self.soname {
+            dynamic.push((14, name(s))); // DT_SONAME
+        }
+        let strtab = self.strtab_bytes.clone().unwrap_or(strtab);
+        assert!(strtab.len() < DYNAMIC - STRTAB);
+        dynamic.push((5, self.strtab_addr.unwrap_or(STRTAB as u64))); // DT_STRTAB
+        dynamic.push((10, self.strsz.unwrap_or(strtab.len() as u64))); // DT_STRSZ
+        dynamic.push((0, 0)); // DT_NULL
+        let dyn_end = DYNAMIC + dynamic.len() * 16;
+        let sh_off = dyn_end.div_ceil(64) * 64;
+        let size = sh_off + self.sections.len() * 64;
+        let mut f = vec![0u8; size];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2; // 64-bit
+        f[5] = 1; // little-endian
+        f[6] = 1;
+        f[16] = 3; // ET_DYN
+        f[18] = 62; // x86-64
+        f[20] = 1;
+        f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        if !self.sections.is_empty() {
+            f[0x28..0x30].copy_from_slice(&(sh_off as u64).to_le_bytes());
+            f[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+            f[0x3c..0x3e].copy_from_slice(&(self.sections.len() as u16).to_le_bytes());
+            f[0x3e..0x40].copy_from_slice(&self.shstrndx.to_le_bytes());
+        }
+        f[0x34..0x36].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        let mut phdrs: Vec<[u64; 7]> = Vec::new(); // type|flags, offset, vaddr, paddr, filesz, memsz, align
+        phdrs.push([1 | (5 << 32), 0, 0, 0, size as u64, size as u64, 0x1000]); // PT_LOAD R+X
+        phdrs.push([2 | (6 << 32), DYNAMIC as u64, DYNAMIC as u64, 0, (dyn_end - DYNAMIC) as u64, 0, 8]);
+        if let Some(i) = self.interp {
+            f[0x200..0x200 + i.len()].copy_from_slice(i.as_bytes());
+            phdrs.push([3 | (4 << 32), 0x200, 0x200, 0, i.len() as u64 + 1, i.len() as u64 + 1, 1]);
+        }
+        f[0x38..0x3a].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
+        for (i, p) in phdrs.iter().enumerate() {
+            for (j, v) in p.iter().enumerate() {
+                let at = 64 + i * 56 + if j == 0 { 0 } else { 8 * j };
+                f[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        f[STRTAB..STRTAB + strtab.len()].copy_from_slice(&strtab);
+        for (i, (tag, val)) in dynamic.iter().enumerate() {
+            f[DYNAMIC + i * 16..DYNAMIC + i * 16 + 8].copy_from_slice(&tag.to_le_bytes());
+            f[DYNAMIC + i * 16 + 8..DYNAMIC + i * 16 + 16].copy_from_slice(&val.to_le_bytes());
+        }
+        for (i, s) in self.sections.iter().enumerate() {
+            f[sh_off + i * 64..sh_off + i * 64 + 64].copy_from_slice(s);
+        }
+        f
+    }
+}
+
+/// A section header: name (offset in the section name table), type, offset, size, entry size.
+fn section(name: u32, sh_type: u32, offset: u64, size: u64, entsize: u64) -> [u8; 64] {
+    let mut s = [0u8; 64];
+    s[..4].copy_from_slice(&name.to_le_bytes());
+    s[4..8].copy_from_slice(&sh_type.to_le_bytes());
+    s[24..32].copy_from_slice(&offset.to_le_bytes());
+    s[32..40].copy_from_slice(&size.to_le_bytes());
+    s[56..64].copy_from_slice(&entsize.to_le_bytes());
+    s
+}
+
+/// ELF facts as the scanner gets them: the capture fed in odd chunks, then parsed.
+fn elf_facts(bytes: &[u8]) -> Result<layerscope::elf::ElfInfo, String> {
+    let limits = layerscope::limits::Limits::default();
+    let mut c = layerscope::layer::elfcap::ElfCapture::new(bytes.len() as u64, &limits).unwrap();
+    for chunk in bytes.chunks(1000) {
+        c.feed(chunk);
+    }
+    c.finish()
+}
+
+#[test]
+fn the_elf_builder_makes_what_the_parser_reads() {
+    let e = Elf { needed: vec!["libz.so.1", "libc.so.6"], rpath: Some("$ORIGIN/../lib"), ..Default::default() };
+    let info = elf_facts(&e.build()).unwrap();
+    assert_eq!(info.needed, ["libz.so.1", "libc.so.6"]);
+    assert_eq!(info.rpath, ["$ORIGIN/../lib"]);
+    assert_eq!(info.interpreter.as_deref(), Some("/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(info.incomplete, None);
+}
+
+#[test]
+fn symbol_table_claiming_2_pow_63_bytes() {
+    // 64: SHT_SYMTAB with sh_size 2^63 and sh_entsize 1, and a `.debug_info` of the same size:
+    // no allocation from the size (the parse reads no symbols), the sections are noted as lying
+    // outside the file and not counted; a `.debug_info` inside the file still is. The section
+    // names are in the dynamic string table: "libc.so.6" at 1, ".debug_info" at 11.
+    let mut e = Elf { needed: vec!["libc.so.6"], soname: Some(".debug_info"), ..Default::default() };
+    e.sections = vec![
+        [0u8; 64],
+        section(0, 2, 0x40, 1 << 63, 1),     // SHT_SYMTAB
+        section(11, 1, 0x40, 1 << 63, 1),    // SHT_PROGBITS .debug_info
+        section(11, 1, 0x40, 16, 1),         // SHT_PROGBITS .debug_info, in the file
+        section(0, 3, STRTAB as u64, 64, 0), // SHT_STRTAB: the section names
+    ];
+    e.shstrndx = 4;
+    let bytes = e.build();
+    let info = elf_facts(&bytes).expect("the dynamic facts are still read");
+    assert_eq!(info.needed, ["libc.so.6"]);
+    assert_eq!(info.debug_bytes, 16);
+    assert!(info.stripped, "a symbol table outside the file is not there");
+    let why = info.incomplete.expect("a section table pointing past the end is noted");
+    assert!(why.contains("2 section(s) lie beyond the end of the file"), "{why}");
+}
+
+#[test]
+fn dynamic_string_tables_that_lie() {
+    // 68: DT_STRTAB outside every loaded segment and outside the file, DT_STRSZ of 2^62, names
+    // without a NUL: the names that cannot be read are reported missing, never made up.
+    let outside = Elf { needed: vec!["libz.so.1"], strtab_addr: Some(0x7fff_0000_0000), ..Default::default() };
+    let info = elf_facts(&outside.build()).unwrap();
+    assert!(info.needed.is_empty(), "{:?}", info.needed);
+    let why = info.incomplete.expect("unreadable names are reported");
+    assert!(why.contains("DT_NEEDED") && why.contains("DT_STRTAB"), "{why}");
+
+    // A huge DT_STRSZ: the names are still read (the loader does not use DT_STRSZ), up to the
+    // end of the file.
+    let huge = Elf { needed: vec!["libz.so.1"], strsz: Some(1 << 62), ..Default::default() };
+    let info = elf_facts(&huge.build()).unwrap();
+    assert_eq!(info.needed, ["libz.so.1"]);
+
+    // A string table whose last name has no NUL (and the table is cut right there).
+    let mut table = b"\0libz.so.1\0libunterminated".to_vec();
+    let len = table.len() as u64;
+    let no_nul = Elf {
+        needed: vec!["libz.so.1", "x"],
+        strtab_bytes: Some(std::mem::take(&mut table)),
+        strsz: Some(len),
+        ..Default::default()
+    };
+    let info = elf_facts(&no_nul.build()).unwrap();
+    assert_eq!(info.needed, ["libz.so.1"], "the unterminated name is not taken");
+    let why = info.incomplete.expect("the unterminated name is reported");
+    assert!(why.contains("1 DT_NEEDED"), "{why}");
+}
+
+#[test]
+fn sixty_five_thousand_program_headers() {
+    // 63, program header side: e_phnum 65535 (a 3.6 MiB table), every entry a PT_NOTE of 8
+    // bytes at its own offset past the table. The capture keeps a bounded set of ranges and
+    // the parse ends in bounded time.
+    let phnum = 65535usize;
+    let notes_at = 17usize << 20;
+    let size = notes_at + phnum * 64;
+    let mut f = vec![0u8; size];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2;
+    f[5] = 1;
+    f[6] = 1;
+    f[16] = 2;
+    f[18] = 62;
+    f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+    f[0x34..0x36].copy_from_slice(&64u16.to_le_bytes());
+    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    f[0x38..0x3a].copy_from_slice(&(phnum as u16).to_le_bytes());
+    for i in 0..phnum {
+        let at = 64 + i * 56;
+        f[at..at + 4].copy_from_slice(&4u32.to_le_bytes()); // PT_NOTE
+        f[at + 8..at + 16].copy_from_slice(&((notes_at + i * 64) as u64).to_le_bytes());
+        f[at + 32..at + 40].copy_from_slice(&8u64.to_le_bytes());
+    }
+    let started = std::time::Instant::now();
+    let limits = layerscope::limits::Limits::default();
+    let mut c = layerscope::layer::elfcap::ElfCapture::new(size as u64, &limits).unwrap();
+    for chunk in f.chunks(256 << 10) {
+        c.feed(chunk);
+    }
+    let info = c.finish().expect("a header with notes only still parses");
+    let took = started.elapsed();
+    eprintln!("65535 program headers: {took:?}");
+    assert_eq!(info.machine, "amd64");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
