@@ -638,3 +638,56 @@ fn sixty_five_thousand_program_headers() {
     assert_eq!(info.machine, "amd64");
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
 }
+
+#[test]
+fn library_names_and_run_paths_climbing_out_and_needed_cycles() {
+    // 67: DT_NEEDED `../../../../etc/passwd` (a text file once clamped to the root: not a
+    // library the loader can map), `../../../../lib/libq.so` (clamped to /lib/libq.so, an ELF
+    // there), RPATH `$ORIGIN/../../../..` (clamped to /), and libA ⇄ libB needing each other:
+    // every lookup stays in the image, the cycle is checked once per library, the scan ends.
+    let tmp = tempfile::tempdir().unwrap();
+    let loader = Elf { interp: None, soname: Some("ld-linux-x86-64.so.2"), ..Default::default() }.build();
+    let libc = Elf { interp: None, soname: Some("libc.so.6"), ..Default::default() }.build();
+    let lib = |soname: &'static str, needs: &'static str| {
+        Elf { interp: None, soname: Some(soname), needed: vec![needs, "libc.so.6"], ..Default::default() }.build()
+    };
+    let (lib_a, lib_b) = (lib("libA.so", "libB.so"), lib("libB.so", "libA.so"));
+    let libq = Elf { interp: None, soname: Some("libq.so"), ..Default::default() }.build();
+    let libz = Elf { interp: None, soname: Some("libz.so.1"), ..Default::default() }.build();
+    let passwd_app = Elf { needed: vec!["../../../../etc/passwd", "libc.so.6"], ..Default::default() }.build();
+    let climbing_app = Elf { needed: vec!["../../../../lib/libq.so", "libc.so.6"], ..Default::default() }.build();
+    let rpath_app = Elf {
+        needed: vec!["libz.so.1", "libA.so", "libc.so.6"],
+        rpath: Some("$ORIGIN/../../../..:/usr/lib/cycle"),
+        ..Default::default()
+    }
+    .build();
+    let layer = common::tar(&[
+        E::File("lib64/ld-linux-x86-64.so.2", &loader),
+        E::File("lib/x86_64-linux-gnu/libc.so.6", &libc),
+        E::File("usr/lib/cycle/libA.so", &lib_a),
+        E::File("usr/lib/cycle/libB.so", &lib_b),
+        E::File("lib/libq.so", &libq),
+        E::File("libz.so.1", &libz),
+        E::FileMode("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
+        E::File("usr/bin/passwd-app", &passwd_app),
+        E::File("usr/bin/climbing-app", &climbing_app),
+        E::File("usr/local/bin/rpath-app", &rpath_app),
+    ]);
+    let mut img = Image::new("amd64", vec![(layer, Comp::Gzip)]);
+    img.config = serde_json::json!({"Entrypoint": ["/usr/local/bin/rpath-app"],
+        "Env": ["LD_LIBRARY_PATH=/usr/lib/cycle"]});
+    let started = std::time::Instant::now();
+    let r = scan(&layout(&tmp.path().join("img"), &img));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    let p = only_platform(&r);
+    let missing: Vec<&layerscope::report::Finding> =
+        p.findings.iter().filter(|f| f.id == "LIBC-MISSING-LIBRARY").collect();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert!(
+        missing[0].message.starts_with("../../../../etc/passwd is not found")
+            && missing[0].paths == ["/usr/bin/passwd-app"],
+        "{missing:#?}"
+    );
+    assert!(p.run.can_start, "the entrypoint's libraries resolve: {:#?}", p.findings);
+}
