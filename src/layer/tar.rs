@@ -355,10 +355,16 @@ fn verify_checksum(block: &[u8; 512]) -> Result<(), String> {
     let field = &block[148..156];
     let text: String = field.iter().take_while(|b| **b != 0).map(|b| *b as char).collect();
     let stored = u32::from_str_radix(text.trim(), 8).map_err(|_| format!("bad header checksum field {text:?}"))?;
-    let unsigned: u32 =
-        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 }).sum();
-    let signed: i64 =
-        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as i8 as i64 }).sum();
+    // One pass: the checksum field counts as eight spaces; the signed sum (old tars) differs
+    // from the unsigned one by 256 for every byte of 128 or more.
+    let (mut unsigned, mut high) = (8 * 32u32, 0u32);
+    for part in [&block[..148], &block[156..]] {
+        for &b in part {
+            unsigned += b as u32;
+            high += (b >> 7) as u32;
+        }
+    }
+    let signed = unsigned as i64 - 256 * high as i64;
     if stored == unsigned || stored as i64 == signed {
         Ok(())
     } else {
