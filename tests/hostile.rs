@@ -691,3 +691,36 @@ fn library_names_and_run_paths_climbing_out_and_needed_cycles() {
     );
     assert!(p.run.can_start, "the entrypoint's libraries resolve: {:#?}", p.findings);
 }
+
+#[test]
+fn entries_that_each_earn_a_warning_do_not_flood_the_report() {
+    // 10/14/1 at scale (with 23): 10 000 entries of one path, 300 paths climbing out of the
+    // root, and 500 whiteouts of nothing in the layer above: the first hundred diagnostics of
+    // each layer's walk and merge are listed, the rest counted in one line per layer.
+    let tmp = tempfile::tempdir().unwrap();
+    let climbing: Vec<String> = (0..300).map(|i| format!("../up{i}")).collect();
+    let whiteouts: Vec<String> = (0..500).map(|i| format!(".wh.nothing{i}")).collect();
+    let mut lower: Vec<E> = (0..10_000).map(|_| E::File("dup", b"")).collect();
+    lower.extend(climbing.iter().map(|p| E::File(p, b"")));
+    let upper: Vec<E> = whiteouts.iter().map(|p| E::File(p, b"")).collect();
+    let img = Image::new("amd64", vec![(common::tar(&lower), Comp::Gzip), (common::tar(&upper), Comp::Gzip)]);
+    let r = scan(&layout(&tmp.path().join("img"), &img));
+    let p = only_platform(&r);
+    assert!(p.diagnostics.len() <= 4 * 101, "{} diagnostics", p.diagnostics.len());
+    let summaries: Vec<&str> =
+        p.diagnostics.iter().map(|d| d.message.as_str()).filter(|m| m.contains("not listed")).collect();
+    assert!(
+        summaries.contains(&"200 more warning(s) about entries of this layer not listed (the first 100 are)"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.contains(&"9899 more warning(s) about paths of this layer not listed (the first 100 are)"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.contains(&"400 more warning(s) about paths of this layer not listed (the first 100 are)"),
+        "{summaries:?}"
+    );
+    assert!(!r.incomplete(), "warnings only");
+    assert_eq!(p.files, 301);
+}

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use layerscope::limits::Limits;
 use sha2::{Digest, Sha256};
 
 /// Peak RSS allowed for the scanning process.
@@ -102,10 +103,18 @@ struct Outcome {
 // The child is reaped by wait4, not `Child::wait`, which would discard its rusage.
 #[allow(clippy::zombie_processes)]
 fn scan_child(reference: &str, dir: &Path) -> Outcome {
+    scan_child_with(&[], reference, dir)
+}
+
+/// [`scan_child`] with more options (`--limit NAME=N`) before the reference.
+#[allow(clippy::zombie_processes)]
+fn scan_child_with(options: &[&str], reference: &str, dir: &Path) -> Outcome {
     let err_path = dir.join("stderr.txt");
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
-        .args(["scan", "-q", "--format", "json", reference])
+        .args(["scan", "-q", "--format", "json"])
+        .args(options)
+        .arg(reference)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(File::create(&err_path).unwrap())
@@ -194,4 +203,90 @@ fn huge_pax_record_scan_stays_small_and_names_the_limit() {
     let reference = one_layer_layout(&tmp.path().join("pax"), &blob, &diff_id);
     let o = scan_child(&reference, tmp.path());
     check(&format!("64 MiB PAX record ({} bytes gzip)", blob.len()), &o, "extension-bytes");
+}
+
+/// A gzip tar layer of `total` zero-size regular files: the first `unique` are named
+/// `dN/fM` (1000 per directory), the rest repeat one header (compressed once, as repeated gzip
+/// members). Returns the blob and its diff_id.
+fn many_entries_layer(unique: usize, total: usize) -> (Vec<u8>, String) {
+    let mut template = tar::Header::new_gnu();
+    template.set_size(0);
+    template.set_mode(0o644);
+    template.set_entry_type(tar::EntryType::Regular);
+    template.set_mtime(0);
+    let mut block = template.as_bytes().to_vec();
+    block[148..156].fill(b' ');
+    let base: u32 = block.iter().map(|b| *b as u32).sum();
+    let mut hasher = Sha256::new();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut batch = Vec::with_capacity(512 * 4096);
+    for i in 0..unique {
+        let name = format!("d{}/f{}", i / 1000, i % 1000);
+        let mut h = block.clone();
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let sum = base + name.bytes().map(|b| b as u32).sum::<u32>();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        batch.extend_from_slice(&h);
+        if batch.len() >= 512 * 4096 {
+            hasher.update(&batch);
+            enc.write_all(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    hasher.update(&batch);
+    enc.write_all(&batch).unwrap();
+    let mut blob = enc.finish().unwrap();
+    // The rest: one header repeated, 4096 per member.
+    let mut same = tar::Header::new_gnu();
+    same.set_path("same").unwrap();
+    same.set_size(0);
+    same.set_mode(0o644);
+    same.set_cksum();
+    let chunk: Vec<u8> = same.as_bytes().repeat(4096);
+    let member = gzip_stream(&[], &chunk, 1, 9);
+    let mut left = total - unique;
+    while left >= 4096 {
+        blob.extend_from_slice(&member);
+        hasher.update(&chunk);
+        left -= 4096;
+    }
+    let mut tail = same.as_bytes().repeat(left);
+    tail.extend_from_slice(&[0u8; 1024]);
+    hasher.update(&tail);
+    blob.extend_from_slice(&gzip_stream(&tail, &[], 0, 9));
+    let diff_id = format!("sha256:{}", hasher.finalize().iter().map(|x| format!("{x:02x}")).collect::<String>());
+    (blob, diff_id)
+}
+
+#[test]
+fn five_million_entries_stop_at_the_entry_limit() {
+    // 23: 5 million zero-size entries (2.5 GB of tar in 19 MB of gzip). The default limit
+    // (2 000 000 entries) is under 5 million; it is lowered here to keep the test fast in a debug
+    // build, and run at two values to measure what an entry costs: the walk keeps the entries
+    // before the limit (their metadata is in memory until the report is written), stops with an
+    // error naming the limit, and hashes the remaining 2.4 GB without parsing it.
+    let tmp = tempfile::tempdir().unwrap();
+    let (low, high) = (40_000u64, 140_000u64);
+    let started = Instant::now();
+    let (blob, diff_id) = many_entries_layer(high as usize + 1, 5_000_000);
+    eprintln!("fixture: {} bytes of gzip in {:.1} s", blob.len(), started.elapsed().as_secs_f64());
+    let reference = one_layer_layout(&tmp.path().join("many"), &blob, &diff_id);
+    let mut runs = Vec::new();
+    for limit in [low, high] {
+        let o = scan_child_with(&["--limit", &format!("entries-per-layer={limit}")], &reference, tmp.path());
+        check(&format!("5 000 000 entries, limit {limit}"), &o, "entries-per-layer");
+        assert!(o.stderr.contains(&format!("more than {limit} entries")), "{}", o.stderr);
+        assert!(o.seconds < 30.0, "{} s", o.seconds);
+        runs.push(o);
+    }
+    // What the default limit costs, from the two runs.
+    let per_entry = (runs[1].max_rss as f64 - runs[0].max_rss as f64) / (high - low) as f64;
+    let default = Limits::default().entries_per_layer as f64;
+    let projected = runs[0].max_rss as f64 + per_entry * (default - low as f64);
+    eprintln!(
+        "per entry: {per_entry:.0} bytes; at the default limit ({default}): about {:.0} MiB",
+        projected / (1 << 20) as f64
+    );
+    assert!(per_entry < 1024.0, "an entry costs {per_entry:.0} bytes");
+    assert!(projected < (1536u64 << 20) as f64, "the default limit would cost {projected:.0} bytes");
 }
