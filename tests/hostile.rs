@@ -724,3 +724,52 @@ fn entries_that_each_earn_a_warning_do_not_flood_the_report() {
     assert!(!r.incomplete(), "warnings only");
     assert_eq!(p.files, 301);
 }
+
+#[test]
+fn gnu_tar_sparse_files_in_every_format() {
+    // 22, the well-formed side: GNU tar's sparse files (old GNU, PAX 0.1, PAX 1.0) are read as
+    // GNU tar reads them back: the real name (not `GNUSparseFile.N/…`), the real size, and the
+    // entry after them in place. GNU tar is part of every Debian system.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(src.join("big")).unwrap();
+        f.set_len(1 << 20).unwrap();
+        f.write_at(b"hello", 4096).unwrap();
+        f.write_at(b"world", 900_000).unwrap();
+    }
+    std::fs::write(src.join("after"), b"after\n").unwrap();
+    for (name, args) in [
+        ("old-gnu", &["--format=gnu"][..]),
+        ("pax-0.1", &["--format=posix", "--sparse-version=0.1"][..]),
+        ("pax-1.0", &["--format=posix", "--sparse-version=1.0"][..]),
+    ] {
+        let out = std::process::Command::new("tar")
+            .args(["--sparse", "-c", "-C"])
+            .arg(&src)
+            .args(args)
+            .args(["big", "after"])
+            .output()
+            .expect("GNU tar");
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let reference = raw_layer_image(
+            &tmp.path().join(name),
+            &out.stdout,
+            "application/vnd.oci.image.layer.v1.tar",
+            &sha256(&out.stdout),
+        );
+        let r = scan(&reference);
+        assert!(errors(only_platform(&r)).is_empty(), "{name}: {:?}", only_platform(&r).diagnostics);
+        let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+        let fs = loaded.merged(&loaded.resolution.targets[0]);
+        let paths: Vec<&String> = fs.iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["", "after", "big"], "{name}");
+        let size = |p: &str| match &fs.get(p).unwrap().kind {
+            layerscope::fs::NodeKind::File(f) => f.size,
+            _ => panic!("{p} is not a file"),
+        };
+        assert_eq!((size("big"), size("after")), (1 << 20, 6), "{name}");
+    }
+}
