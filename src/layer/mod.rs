@@ -419,7 +419,7 @@ fn read_file<R: std::io::BufRead>(
             if chunk.starts_with(b"\x7fELF") && size >= 52 {
                 if size > limits.elf_bytes {
                     elf_note = Some(format!(
-                        "ELF file of {size} bytes exceeds limit elf-bytes ({}); not parsed",
+                        "ELF file of {size} bytes exceeds limit elf-bytes ({}); not parsed (raise it with --limit elf-bytes=N)",
                         limits.elf_bytes
                     ));
                 } else {
