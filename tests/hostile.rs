@@ -773,3 +773,78 @@ fn gnu_tar_sparse_files_in_every_format() {
         assert_eq!((size("big"), size("after")), (1 << 20, 6), "{name}");
     }
 }
+
+/// Options with `--limit` settings applied.
+fn opts_with(limits: &[&str], platforms: &str) -> ScanOptions {
+    let mut o = ScanOptions {
+        platforms: layerscope::oci::platform::PlatformFilter::parse(platforms).unwrap(),
+        ..Default::default()
+    };
+    for l in limits {
+        o.limits.set(l).unwrap();
+    }
+    o
+}
+
+#[test]
+fn an_index_of_100_000_entries() {
+    // 45: index.json with one real image and 99 999 entries for manifests that are not there,
+    // on 4 platforms (about 19 MB). Over json-bytes by default: refused before parsing. With the
+    // limit raised, parsed; the walk is linear (timed against a 10 000-entry index), the missing
+    // manifests are counted rather than listed one by one, and the platforms not asked for are
+    // named once each.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    let real = common::write_image(&dir, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::Gzip)]));
+    common::write_layout(&dir, vec![real.clone()]);
+    let arches = ["arm64", "s390x", "ppc64le", "riscv64"];
+    let index = |n: usize| {
+        let mut text =
+            format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{real}"#);
+        for i in 1..n {
+            text.push_str(&format!(
+                r#",{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{i:064x}","size":1000,"platform":{{"os":"linux","architecture":"{}","variant":"v{}"}}}}"#,
+                arches[i % 4],
+                i % 3
+            ));
+        }
+        text.push_str("]}");
+        std::fs::write(dir.join("index.json"), text).unwrap();
+    };
+    let reference = format!("oci:{}", dir.display());
+    let raised = ["json-bytes=67108864"];
+    let timed = |platforms: &str| {
+        let started = std::time::Instant::now();
+        let r = app::scan(&reference, &opts_with(&raised, platforms));
+        (r, started.elapsed())
+    };
+
+    index(100_000);
+    let bytes = std::fs::metadata(dir.join("index.json")).unwrap().len();
+    assert!(bytes > 16 << 20, "{bytes}");
+    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("index.json") && e.contains("json-bytes"), "{e}");
+    // Every platform: the real one is scanned, the others fail to open (counted past 100).
+    let (r, big) = timed("all");
+    let r = r.unwrap();
+    assert_eq!(r.platforms.len(), 1);
+    assert!(r.diagnostics.len() <= 102, "{} diagnostics", r.diagnostics.len());
+    assert!(
+        r.diagnostics.iter().any(|d| d.message == "99899 more error(s) about the index not listed (the first 100 are)"),
+        "{:?}",
+        r.diagnostics.last()
+    );
+    // One platform asked for: the others are named once each (4 architectures × 3 variants).
+    let r = timed("linux/amd64").0.unwrap();
+    assert_eq!(r.platforms.len(), 1);
+    assert_eq!(r.platforms_skipped.len(), 12, "{:?}", r.platforms_skipped);
+    // Nothing for the platform asked: the error names what there is, once each.
+    let e = timed("linux/mips64le").0.unwrap_err().to_string();
+    assert!(e.contains("linux/s390x/v2") && e.len() < 400, "{e}");
+
+    index(10_000);
+    let (r, small) = timed("all");
+    assert_eq!(r.unwrap().platforms.len(), 1);
+    eprintln!("10 000 entries: {small:?}; 100 000 entries: {big:?}");
+    assert!(big < small * 30 + std::time::Duration::from_secs(2), "not linear: {small:?} then {big:?}");
+}
