@@ -848,3 +848,82 @@ fn an_index_of_100_000_entries() {
     eprintln!("10 000 entries: {small:?}; 100 000 entries: {big:?}");
     assert!(big < small * 30 + std::time::Duration::from_secs(2), "not linear: {small:?} then {big:?}");
 }
+
+#[test]
+fn json_with_huge_numbers_duplicate_keys_and_unknown_fields() {
+    // 48 (the nesting part is in index_cycles_depth_and_attestation_only_indexes).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    let mut img = Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::Gzip)]);
+    img.config = serde_json::json!({"Labels": {"x": "1"}});
+    let d = common::write_image(&dir, &img);
+    common::write_layout(&dir, vec![d.clone()]);
+    let reference = format!("oci:{}", dir.display());
+    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let t = &loaded.resolution.targets[0];
+    let blob = |digest: &str| std::fs::read_to_string(dir.join("blobs/sha256").join(&digest[7..])).unwrap();
+    let (manifest, config) = (blob(&t.manifest_digest), blob(&t.config_digest));
+    let put = |text: &str| {
+        let digest = sha256(text.as_bytes());
+        std::fs::write(dir.join("blobs/sha256").join(&digest[7..]), text).unwrap();
+        digest
+    };
+    // Points index.json at a manifest text (and that manifest at a config text, when given).
+    let with = |manifest_text: &str, config_text: Option<&str>| {
+        let mut m = manifest_text.to_string();
+        if let Some(c) = config_text {
+            let cd = put(c);
+            m = m
+                .replace(&t.config_digest, &cd)
+                .replace(&format!("\"size\":{}", config.len()), &format!("\"size\":{}", c.len()));
+        }
+        let md = put(&m);
+        let index = format!(
+            r#"{{"schemaVersion":2,"x-vendor-extension":{{"a":[1,2,3]}},"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{md}","size":{},"x-unknown":true,"annotations":{{"k":"first","k":"last"}}}}]}}"#,
+            m.len()
+        );
+        std::fs::write(dir.join("index.json"), index).unwrap();
+        app::scan(&reference, &ScanOptions::default())
+    };
+    // Unknown fields everywhere are ignored; in an annotation map a repeated key keeps the last.
+    let unknown_manifest = manifest.replacen('{', r#"{"x-future":{"nested":[{}]},"#, 1);
+    let unknown_config =
+        config.replacen('{', r#"{"x-future":1e308,"#, 1).replace(r#"{"x":"1"}"#, r#"{"x":"1","x":"2"}"#);
+    assert_ne!(unknown_config, config.replacen('{', r#"{"x-future":1e308,"#, 1));
+    let r = with(&unknown_manifest, Some(&unknown_config)).unwrap();
+    let p = only_platform(&r);
+    assert!(errors(p).is_empty(), "{:?}", p.diagnostics);
+    assert_eq!(p.labels.get("x").map(String::as_str), Some("2"), "a repeated label keeps the last value");
+    // A repeated field of a manifest, a config or the index itself is an error: two readers of
+    // the same bytes could otherwise see two different images.
+    let dup_config = config.replacen('{', r#"{"architecture":"arm64","#, 1);
+    let e = with(&manifest, Some(&dup_config)).unwrap_err().to_string();
+    assert!(e.contains("duplicate field `architecture`"), "{e}");
+    let dup_manifest = manifest.replacen('{', r#"{"layers":[],"#, 1);
+    let e = with(&dup_manifest, None).unwrap_err().to_string();
+    assert!(e.contains("duplicate field `layers`"), "{e}");
+    let dup_media_type = manifest.replacen(
+        '{',
+        r#"{"mediaType":"application/vnd.oci.image.index.v1+json","mediaType":"application/vnd.oci.image.manifest.v1+json","#,
+        1,
+    );
+    let e = with(&dup_media_type, None).unwrap_err().to_string();
+    assert!(e.contains("duplicate field `mediaType`"), "{e}");
+    let index = std::fs::read_to_string(dir.join("index.json")).unwrap();
+    std::fs::write(dir.join("index.json"), index.replacen('{', r#"{"manifests":[],"#, 1)).unwrap();
+    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("index.json") && e.contains("duplicate field `manifests`"), "{e}");
+    // Numbers: a 5 MiB one in index.json is over json-bytes before any parsing; a 3 MiB one in a
+    // manifest (within the limit) is a parse error, in linear time.
+    let huge = "9".repeat(5 << 20);
+    std::fs::write(dir.join("index.json"), format!(r#"{{"schemaVersion":{huge},"manifests":[]}}"#)).unwrap();
+    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("json-bytes"), "{e}");
+    let big = "9".repeat(3 << 20);
+    let started = std::time::Instant::now();
+    let e = with(&manifest.replacen("\"schemaVersion\":2", &format!("\"schemaVersion\":2{big}"), 1), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("malformed JSON") && e.len() < 1000, "{}", &e[..e.len().min(1000)]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}
