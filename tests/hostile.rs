@@ -927,3 +927,58 @@ fn json_with_huge_numbers_duplicate_keys_and_unknown_fields() {
     assert!(e.contains("malformed JSON") && e.len() < 1000, "{}", &e[..e.len().min(1000)]);
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
 }
+
+#[test]
+fn platform_choice_among_near_duplicates_is_the_closest_then_the_first() {
+    // 47: arm64 with and without `variant: v8`, arm v6 and v7, Windows entries differing only
+    // in os.version. A platform asked for gets one image: the closest variant (defaults applied:
+    // arm64 = arm64/v8, a bare arm asks for v7), then the first in index order; the others are
+    // "not selected" and a warning names the one taken. `all` scans every entry.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("img");
+    let entry = |arch: &'static str, variant: Option<&'static str>, file: &str| {
+        let mut img = Image::new(arch, vec![(common::tar(&[E::File(file, b"x")]), Comp::Gzip)]);
+        img.variant = variant;
+        common::write_image(&dir, &img)
+    };
+    let arm64 = entry("arm64", None, "arm64");
+    let arm64_v8 = entry("arm64", Some("v8"), "arm64-v8");
+    let arm_v6 = entry("arm", Some("v6"), "arm-v6");
+    let arm_v7 = entry("arm", Some("v7"), "arm-v7");
+    let windows = |version: &str, file: &str| {
+        let mut d = entry("amd64", None, file);
+        d["platform"] = serde_json::json!({"os": "windows", "architecture": "amd64", "os.version": version});
+        d
+    };
+    let (win_2019, win_2022) = (windows("10.0.17763.5820", "ltsc2019"), windows("10.0.20348.2461", "ltsc2022"));
+    let digest = |d: &serde_json::Value| d["digest"].as_str().unwrap().to_string();
+    let reference = format!("oci:{}", dir.display());
+    let chosen = |platform: &str| -> (Vec<String>, layerscope::report::ImageReport) {
+        let r = app::scan(&reference, &opts_with(&[], platform)).unwrap();
+        (r.platforms.iter().map(|p| p.manifest_digest.clone()).collect(), r)
+    };
+    common::write_layout(
+        &dir,
+        vec![arm64.clone(), arm64_v8.clone(), arm_v6.clone(), arm_v7.clone(), win_2019.clone(), win_2022.clone()],
+    );
+    let (got, r) = chosen("linux/arm64");
+    assert_eq!(got, [digest(&arm64)]);
+    assert_eq!(r.platforms_skipped, ["linux/arm/v6", "linux/arm/v7", "windows/amd64", "linux/arm64/v8"]);
+    let notes: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("linux/arm64: 2 index entries match; linux/arm64 (")
+            && n.contains("the first in index order")),
+        "{notes:?}"
+    );
+    assert_eq!(chosen("linux/arm64/v8").0, [digest(&arm64)], "v8 is arm64's default: equals, the first wins");
+    assert_eq!(chosen("linux/arm/v7").0, [digest(&arm_v7)]);
+    assert_eq!(chosen("linux/arm/v6").0, [digest(&arm_v6)]);
+    assert_eq!(chosen("arm").0, [digest(&arm_v7)], "a bare arm asks for v7, listed after v6");
+    assert_eq!(chosen("windows/amd64").0, [digest(&win_2019)], "os.version is not compared: the first");
+    assert_eq!(chosen("linux/arm64,linux/arm/v7").0, [digest(&arm64), digest(&arm_v7)]);
+    assert_eq!(chosen("all").0.len(), 6);
+    // The same entries in another order: the first still wins, whichever it is.
+    common::write_layout(&dir, vec![win_2022.clone(), arm64_v8.clone(), arm64.clone(), win_2019.clone()]);
+    assert_eq!(chosen("linux/arm64").0, [digest(&arm64_v8)]);
+    assert_eq!(chosen("windows/amd64").0, [digest(&win_2022)]);
+}
