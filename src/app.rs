@@ -87,10 +87,20 @@ impl LayerCache for std::sync::Mutex<HashMap<LayerKey, LayerDelta>> {
 pub fn load_with(reference: &str, opts: &ScanOptions, cache: &dyn LayerCache) -> Result<Loaded> {
     let source = source::open_with(reference, &opts.limits, &opts.registry)?;
     let roots = source.roots()?;
-    let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
-    let mut diagnostics: Vec<Diagnostic> =
-        res.failures.iter().map(|(what, msg)| Diagnostic::error(None, None, format!("{what}: {msg}"))).collect();
-    diagnostics.extend(res.notes.iter().map(|n| Diagnostic::warning(None, None, n.clone())));
+    let mut res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
+    // An index may list a hundred thousand entries: what failed is counted past the first
+    // hundred, and each platform not asked for is named once.
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut capped = crate::diag::Capped::default();
+    for (what, msg) in &res.failures {
+        capped.push(&mut diagnostics, Diagnostic::error(None, None, format!("{what}: {msg}")));
+    }
+    for n in &res.notes {
+        capped.push(&mut diagnostics, Diagnostic::warning(None, None, n.clone()));
+    }
+    capped.finish(&mut diagnostics, None, "about the index");
+    let mut seen = std::collections::HashSet::new();
+    res.platforms_skipped.retain(|p| seen.insert(p.clone()));
     if res.targets.is_empty() {
         if let Some((what, msg)) = res.failures.first() {
             return Err(Error::reference(reference, format!("{what}: {msg}")));

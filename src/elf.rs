@@ -131,22 +131,33 @@ fn section_table_ok(bytes: &[u8], file_size: u64) -> bool {
 pub fn parse(bytes: &[u8], file_size: u64) -> Result<ElfInfo, String> {
     precheck(bytes, file_size)?;
     let sections_ok = section_table_ok(bytes, file_size);
-    let result = std::panic::catch_unwind(|| parse_inner(bytes, sections_ok));
+    let result = std::panic::catch_unwind(|| parse_inner(bytes, file_size, sections_ok));
     match result {
         Ok(r) => r,
         Err(_) => Err("the ELF parser failed on this file (malformed tables)".into()),
     }
 }
 
-/// A NUL-terminated string at `offset` of the table at `[base, base + size)`.
+/// A NUL-terminated string at `offset` of the table at `[base, base + size)`; a table running
+/// past the end of the file is cut there.
 fn table_str(bytes: &[u8], base: usize, size: usize, offset: usize) -> Option<&str> {
-    let table = bytes.get(base..base.checked_add(size)?)?;
+    let end = base.saturating_add(size).min(bytes.len());
+    let table = bytes.get(base..end)?;
     let rest = table.get(offset..)?;
     let end = rest.iter().position(|b| *b == 0)?;
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
+/// The file offset of virtual address `addr`, when a PT_LOAD segment maps it from the file.
+fn file_offset(phdrs: &[goblin::elf::ProgramHeader], addr: u64) -> Option<u64> {
+    phdrs
+        .iter()
+        .filter(|p| p.p_type == program_header::PT_LOAD)
+        .find(|p| p.p_vaddr <= addr && addr - p.p_vaddr < p.p_filesz)
+        .and_then(|p| p.p_offset.checked_add(addr - p.p_vaddr))
+}
+
+fn parse_inner(bytes: &[u8], file_size: u64, sections_ok: bool) -> Result<ElfInfo, String> {
     use goblin::container::{Container, Ctx, Endian};
     use goblin::elf::dynamic;
     use goblin::elf::{Dynamic, ProgramHeader, SectionHeader};
@@ -177,18 +188,47 @@ fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
     let dynamic = Dynamic::parse(bytes, &phdrs, ctx).ok().flatten();
     let (mut needed, mut soname, mut rpath, mut runpath) = (Vec::new(), None, Vec::new(), Vec::new());
     let mut flags_1 = 0u64;
-    let (strtab, strsz) = dynamic.as_ref().map(|d| (d.info.strtab, d.info.strsz)).unwrap_or((0, 0));
+    let mut notes: Vec<String> = Vec::new();
+    // The string table's file offset, translated here rather than taken from goblin, which
+    // turns an address no segment maps into offset 0 (names would be read from the ELF header).
+    // DT_STRSZ bounds the table, cut at the end of the file.
+    let strtab_addr =
+        dynamic.as_ref().and_then(|d| d.dyns.iter().find(|x| x.d_tag == dynamic::DT_STRTAB)).map(|x| x.d_val);
+    let strtab_off =
+        strtab_addr.and_then(|a| file_offset(&phdrs, a)).filter(|o| *o < file_size.min(bytes.len() as u64));
+    let (strtab, strsz) = match (strtab_off, &dynamic) {
+        (Some(o), Some(d)) => (o as usize, d.info.strsz),
+        _ => (usize::MAX, 0),
+    };
     if let Some(d) = &dynamic {
         flags_1 = d.info.flags_1;
-        let s = |off: u64| table_str(bytes, strtab, strsz, off as usize).map(str::to_string);
+        let mut unreadable: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        let mut s = |off: u64, tag: &'static str| {
+            let name = table_str(bytes, strtab, strsz, off as usize).map(str::to_string);
+            if name.is_none() {
+                *unreadable.entry(tag).or_default() += 1;
+            }
+            name
+        };
         for dy in &d.dyns {
             match dy.d_tag {
-                dynamic::DT_NEEDED => needed.extend(s(dy.d_val)),
-                dynamic::DT_SONAME => soname = s(dy.d_val),
-                dynamic::DT_RPATH => rpath.extend(s(dy.d_val)),
-                dynamic::DT_RUNPATH => runpath.extend(s(dy.d_val)),
+                dynamic::DT_NEEDED => needed.extend(s(dy.d_val, "DT_NEEDED")),
+                dynamic::DT_SONAME => soname = s(dy.d_val, "DT_SONAME"),
+                dynamic::DT_RPATH => rpath.extend(s(dy.d_val, "DT_RPATH")),
+                dynamic::DT_RUNPATH => runpath.extend(s(dy.d_val, "DT_RUNPATH")),
                 _ => {}
             }
+        }
+        if !unreadable.is_empty() {
+            let which: Vec<String> = unreadable.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            let why = match (strtab_addr, strtab_off) {
+                (None, _) => "there is no DT_STRTAB".to_string(),
+                (Some(a), None) => format!("DT_STRTAB {a:#x} is not in the file"),
+                (Some(_), Some(o)) => format!(
+                    "not a NUL-terminated UTF-8 string inside the string table (DT_STRTAB at offset {o}, DT_STRSZ {strsz})"
+                ),
+            };
+            notes.push(format!("names of {} could not be read: {why}", which.join(", ")));
         }
     }
     let is_pie_flag = flags_1 & dynamic::DF_1_PIE != 0;
@@ -209,11 +249,19 @@ fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
         }
         _ => (ElfKind::Other, if has_interp_ph || !needed.is_empty() { Linkage::Dynamic } else { Linkage::Static }),
     };
-    let stripped = !shdrs.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB);
+    // Sections whose bytes lie past the end of the file are not there: noted and left out.
+    let in_file = |s: &SectionHeader| {
+        s.sh_type == section_header::SHT_NOBITS || s.sh_offset.checked_add(s.sh_size).is_some_and(|e| e <= file_size)
+    };
+    let outside = shdrs.iter().filter(|s| !in_file(s)).count();
+    if outside > 0 {
+        notes.push(format!("{outside} section(s) lie beyond the end of the file ({file_size} bytes); ignored"));
+    }
+    let stripped = !shdrs.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB && in_file(s));
     let names = shdrs.get(hdr.e_shstrndx as usize).map(|s| (s.sh_offset as usize, s.sh_size as usize));
     let debug_bytes = shdrs
         .iter()
-        .filter(|s| s.sh_type != section_header::SHT_NOBITS)
+        .filter(|s| s.sh_type != section_header::SHT_NOBITS && in_file(s))
         .filter(|s| {
             names
                 .and_then(|(base, size)| table_str(bytes, base, size, s.sh_name))
@@ -251,7 +299,7 @@ fn parse_inner(bytes: &[u8], sections_ok: bool) -> Result<ElfInfo, String> {
         debug_bytes,
         glibc_required: glibc_required.map(|(_, s)| s),
         go_version: None,
-        incomplete: None,
+        incomplete: (!notes.is_empty()).then(|| notes.join("; ")),
     })
 }
 

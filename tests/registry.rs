@@ -1,9 +1,10 @@
 //! Registry images against a real registry: Debian's `docker-registry` (the CNCF distribution
 //! registry) started here on 127.0.0.1 with a free port and temporary storage, fixtures pushed
 //! with skopeo, and a loopback proxy that injects faults (a cut blob, 429, extra bytes, a stall,
-//! a wrong `Docker-Content-Digest`, redirects) and can act as a Bearer-token auth front with its
-//! own token endpoint (HOSTILE-INPUTS cases 50-60). Nothing here reaches beyond loopback
-//! (127.0.0.1, and 127.0.0.2 as a loopback address that is not named as such).
+//! a wrong `Docker-Content-Digest`, redirects, a rewritten Content-Type, 200 to a Range request)
+//! and can act as a Bearer-token auth front with its own token endpoint (HOSTILE-INPUTS cases 39
+//! and 50-60). Nothing here reaches beyond loopback (127.0.0.1, and 127.0.0.2 as a loopback
+//! address that is not named as such).
 //! `docker-registry` and `skopeo` are required (scripts/test.sh installs them): the tests fail
 //! without them, they never skip.
 
@@ -594,6 +595,10 @@ struct Faults {
     stall: Option<String>,
     /// Answer GETs whose path contains `.0` with a 307 to `.1` (`loop`: redirect for ever).
     redirect: Option<(String, String)>,
+    /// Answer responses whose path contains `.0` with `Content-Type: .1`.
+    content_type: Option<(String, String)>,
+    /// Drop `Range` from requests: the registry answers 200 and the whole blob.
+    ignore_range: bool,
 }
 
 /// The token the auth front issues.
@@ -791,7 +796,8 @@ fn serve(
         let l = h.to_ascii_lowercase();
         // The registry behind the front is anonymous: the token stays here.
         let token = f.auth.is_some() && l.starts_with("authorization:");
-        if !l.starts_with("connection:") && !token {
+        let range = f.ignore_range && l.starts_with("range:");
+        if !l.starts_with("connection:") && !token && !range {
             req.push_str(h);
         }
     }
@@ -805,6 +811,9 @@ fn serve(
     // Tell the client not to reuse the connection.
     head = set_header(&head, "Connection", "close");
     let body = &response[head_end..];
+    if let Some((_, ct)) = f.content_type.as_ref().filter(|(p, _)| path.contains(p.as_str())) {
+        head = set_header(&head, "Content-Type", ct);
+    }
     if f.wrong_digest_header.as_ref().is_some_and(|p| path.contains(p.as_str())) {
         head = set_header(&head, "Docker-Content-Digest", &format!("sha256:{}", "0".repeat(64)));
     }
@@ -879,5 +888,74 @@ impl Static {
 
     fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_server_answering_200_to_a_range_request_is_read_from_the_start() {
+    // Case 56: the blob is cut halfway, the resume asks for `Range: bytes=N-` and the server
+    // answers 200 with the whole blob: the first N bytes are skipped, so what is hashed is the
+    // blob exactly once and the digest verifies.
+    let reg = Registry::start(false);
+    reg.push("musl", "1.0.0");
+    let layout = scan(&common::testdata("images/musl/oci").display().to_string());
+    let big = big_layer();
+    let proxy =
+        Proxy::start(reg.port, Faults { cut_once: Some(big.clone()), ignore_range: true, ..Default::default() });
+    let r = scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port));
+    assert_eq!(errors(&r), Vec::<String>::new());
+    assert_eq!(comparable(&r), comparable(&layout));
+    let log = proxy.log();
+    assert!(log.iter().any(|l| l.contains(&big) && l.ends_with("-> cut")), "{log:#?}");
+    assert!(
+        log.iter().any(|l| l.contains(&big) && l.contains("range=bytes=") && l.ends_with("-> 200")),
+        "the resume was not answered with the whole blob: {log:#?}"
+    );
+}
+
+#[test]
+fn manifest_media_types_that_disagree_are_errors() {
+    // Case 39: a manifest's `mediaType`, the HTTP Content-Type it is served with, and the media
+    // type of the descriptor that points at it must agree when they name an image type. A type
+    // that names none (application/json, served by plain file servers) says nothing and is
+    // ignored.
+    let reg = Registry::start(false);
+    reg.push("multiarch", "1.0.0");
+    let clean = scan(&format!("docker://{}/multiarch:1.0.0", reg.host()));
+    assert_eq!(errors(&clean), Vec::<String>::new());
+    let arm = clean.platforms.iter().find(|p| p.platform.starts_with("linux/arm64")).unwrap().manifest_digest.clone();
+    let proxy = Proxy::start(reg.port, Faults::default());
+    let reference = format!("docker://127.0.0.1:{}/multiarch:1.0.0", proxy.port);
+    let docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
+    let docker_list = "application/vnd.docker.distribution.manifest.list.v2+json";
+    let oci_manifest = "application/vnd.oci.image.manifest.v1+json";
+
+    // The arm64 manifest (OCI, and so says the index) served as a Docker manifest: that platform
+    // fails, naming both types; the other one is scanned.
+    proxy.set(Faults { content_type: Some((arm.clone(), docker_manifest.into())), ..Default::default() });
+    let r = scan(&reference);
+    assert_eq!(r.platforms.len(), 1, "{:?}", errors(&r));
+    let errs = errors(&r);
+    assert!(
+        errs.iter().any(|e| e.contains(&arm) && e.contains(docker_manifest) && e.contains(oci_manifest)),
+        "{errs:#?}"
+    );
+    let out = layerscope(&["scan", &reference], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    // The index (fetched by tag, no parent descriptor) served as a manifest, or as a Docker list
+    // while it says it is an OCI index: nothing can be read.
+    for ct in [oci_manifest, docker_list] {
+        proxy.set(Faults { content_type: Some(("/manifests/1.0.0".into(), ct.into())), ..Default::default() });
+        let e = app::scan(&reference, &ScanOptions::default()).expect_err(ct).to_string();
+        assert!(e.contains(ct) && e.contains("media type"), "{ct}: {e}");
+    }
+
+    // A Content-Type that names no image type is no evidence either way.
+    for path in ["/manifests/1.0.0", arm.as_str()] {
+        proxy.set(Faults { content_type: Some((path.into(), "application/json".into())), ..Default::default() });
+        let r = scan(&reference);
+        assert_eq!(errors(&r), Vec::<String>::new(), "{path}");
+        assert_eq!(r.platforms.len(), 2);
     }
 }

@@ -13,22 +13,22 @@ impl Detector for Binaries {
     }
 
     fn run(&self, cx: &Context, r: &mut PlatformReport) {
-        let s = &mut r.elf_summary;
+        let mut capped = crate::diag::Capped::default();
         for (path, f, node) in cx.fs.files() {
+            let s = &mut r.elf_summary;
             r.files += 1;
             r.bytes = r.bytes.saturating_add(f.size);
             if let Some(err) = f.extra.as_ref().and_then(|e| e.error.as_ref()) {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
-                r.diagnostics.push(Diagnostic::error(layer, Some(&format!("/{path}")), err.clone()));
+                capped.push(&mut r.diagnostics, Diagnostic::error(layer, Some(&format!("/{path}")), err.clone()));
             }
             let Some(e) = &f.elf else { continue };
             if let Some(why) = &e.incomplete {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
-                r.diagnostics.push(Diagnostic::warning(
-                    layer,
-                    Some(&format!("/{path}")),
-                    format!("ELF facts partial: {why}"),
-                ));
+                capped.push(
+                    &mut r.diagnostics,
+                    Diagnostic::warning(layer, Some(&format!("/{path}")), format!("ELF facts partial: {why}")),
+                );
             }
             s.total += 1;
             match e.kind {
@@ -53,5 +53,6 @@ impl Detector for Binaries {
             }
             r.binaries.push(Binary { path: format!("/{path}"), elf: (**e).clone(), size: f.size, layer: node.layer });
         }
+        capped.finish(&mut r.diagnostics, None, "about ELF files of this platform");
     }
 }

@@ -137,7 +137,8 @@ fn musl_builtin(name: &str) -> bool {
 /// Finds where the loader would load `name` from for the object at `object_path` (the path it
 /// is loaded from; `$ORIGIN` is its directory). Returns the path found, `Some("(loader)")` for
 /// musl's built-in libc names, or `None`. A candidate of the wrong machine or class is skipped,
-/// as the loader does.
+/// as the loader does, and so is a file that is not ELF. A name with a `/` is a path from the
+/// root (the working directory `/`); `..` in it, or in an RPATH, stops at the root.
 pub fn find_library(
     fs: &MergedFs,
     name: &str,
@@ -155,9 +156,13 @@ pub fn find_library(
     let fits = |p: &str| -> bool {
         match fs.resolve(p, hops) {
             Ok((_, node)) => match &node.kind {
-                NodeKind::File(f) => {
-                    f.elf.as_ref().is_none_or(|e| e.machine == object.machine && e.bits == object.bits)
-                }
+                // An ELF of the object's machine and class; or an ELF file whose facts could not
+                // be read (too large, malformed: the benefit of the doubt). A file that is not ELF
+                // at all (`../../etc/passwd`, a linker script) is nothing the loader can map.
+                NodeKind::File(f) => match &f.elf {
+                    Some(e) => e.machine == object.machine && e.bits == object.bits,
+                    None => f.extra.as_ref().is_some_and(|x| x.error.is_some()),
+                },
                 _ => false,
             },
             Err(_) => false,

@@ -151,6 +151,7 @@ impl MergedFs {
     /// layers, wherever they appear in the tar), then its entries in order.
     pub fn apply(&mut self, layer: usize, delta: &LayerDelta) {
         let mut ch = LayerChanges::default();
+        let mut capped = crate::diag::Capped::default();
         let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.nodes.contains_key(&e.path)).collect();
         for e in &delta.entries {
             match e.kind {
@@ -158,11 +159,14 @@ impl MergedFs {
                     if self.nodes.contains_key(&e.path) {
                         self.remove_subtree(&e.path, layer, &mut ch.deleted);
                     } else {
-                        self.diagnostics.push(Diagnostic::warning(
-                            Some(&delta.digest),
-                            Some(&format!("/{}", e.path)),
-                            "whiteout for a path no lower layer has; no effect",
-                        ));
+                        capped.push(
+                            &mut self.diagnostics,
+                            Diagnostic::warning(
+                                Some(&delta.digest),
+                                Some(&format!("/{}", e.path)),
+                                "whiteout for a path no lower layer has; no effect",
+                            ),
+                        );
                     }
                 }
                 EntryKind::Opaque => {
@@ -182,11 +186,14 @@ impl MergedFs {
         let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (e, existed) in delta.entries.iter().zip(lower_exists) {
             if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(e.path.as_str()) {
-                self.diagnostics.push(Diagnostic::warning(
-                    Some(&delta.digest),
-                    Some(&format!("/{}", e.path)),
-                    "the layer has this path more than once; the last entry wins",
-                ));
+                capped.push(
+                    &mut self.diagnostics,
+                    Diagnostic::warning(
+                        Some(&delta.digest),
+                        Some(&format!("/{}", e.path)),
+                        "the layer has this path more than once; the last entry wins",
+                    ),
+                );
             }
             let kind = match &e.kind {
                 EntryKind::Whiteout | EntryKind::Opaque => continue,
@@ -210,11 +217,14 @@ impl MergedFs {
                                 Some(_) => "is not a regular file",
                                 None => "does not exist",
                             };
-                            self.diagnostics.push(Diagnostic::warning(
-                                Some(&delta.digest),
-                                Some(&format!("/{}", e.path)),
-                                format!("hardlink target /{target} {why}; entry skipped"),
-                            ));
+                            capped.push(
+                                &mut self.diagnostics,
+                                Diagnostic::warning(
+                                    Some(&delta.digest),
+                                    Some(&format!("/{}", e.path)),
+                                    format!("hardlink target /{target} {why}; entry skipped"),
+                                ),
+                            );
                             continue;
                         }
                     }
@@ -238,9 +248,10 @@ impl MergedFs {
                 _ => {}
             }
             if let NodeKind::File(f) = &kind {
+                // Most paths are written once: no room for more until a second event.
                 self.history
                     .entry(e.path.clone())
-                    .or_default()
+                    .or_insert_with(|| Vec::with_capacity(1))
                     .push((layer, Event::Written { size: f.size, hash: f.hash }));
             }
             if !is_dir {
@@ -256,6 +267,7 @@ impl MergedFs {
             self.changes.resize(layer + 1, LayerChanges::default());
         }
         self.changes[layer] = ch;
+        capped.finish(&mut self.diagnostics, Some(&delta.digest), "about paths of this layer");
     }
 
     /// Resolves an absolute or relative path (relative to the root) following symlinks in every

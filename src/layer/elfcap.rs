@@ -77,7 +77,12 @@ pub struct ElfCapture {
     stage: Stage,
     go: Scanner,
     missed: Vec<String>,
+    /// The program headers, once read (parsed once, not on every chunk).
+    phdrs: Option<std::sync::Arc<Vec<goblin::elf::ProgramHeader>>>,
 }
+
+/// PT_NOTE segments kept at most.
+const MAX_NOTES: usize = 8;
 
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum Stage {
@@ -108,6 +113,7 @@ impl ElfCapture {
             stage: Stage::Header,
             go: Scanner::new(b"\xff Go buildinf:", 96),
             missed: Vec::new(),
+            phdrs: None,
         })
     }
 
@@ -198,18 +204,21 @@ impl ElfCapture {
                         _ => self.size.min(self.head_cap),
                     };
                     self.want("metadata head", 0, head);
-                    for p in &phdrs {
-                        match p.p_type {
-                            program_header::PT_INTERP | program_header::PT_DYNAMIC | program_header::PT_NOTE => {
-                                self.want("segment", p.p_offset, p.p_filesz.min(self.head_cap))
-                            }
-                            _ => {}
-                        }
+                    // The parse reads the first PT_INTERP and the first PT_DYNAMIC; notes are kept
+                    // for the first few. A table of 65535 entries must not become 65535 ranges.
+                    let first = |t: u32| phdrs.iter().find(|p| p.p_type == t);
+                    let segments = [first(program_header::PT_INTERP), first(program_header::PT_DYNAMIC)];
+                    let notes = phdrs.iter().filter(|p| p.p_type == program_header::PT_NOTE).take(MAX_NOTES);
+                    let wanted: Vec<(u64, u64)> =
+                        segments.into_iter().flatten().chain(notes).map(|p| (p.p_offset, p.p_filesz)).collect();
+                    for (offset, len) in wanted {
+                        self.want("segment", offset, len.min(self.head_cap));
                     }
+                    self.phdrs = Some(std::sync::Arc::new(phdrs));
                     self.stage = Stage::Dynamic;
                 }
                 Stage::Dynamic => {
-                    let Ok(phdrs) = self.program_headers() else { return };
+                    let Some(phdrs) = self.phdrs.clone() else { return };
                     let Some(dynp) = phdrs.iter().find(|p| p.p_type == program_header::PT_DYNAMIC) else {
                         self.stage = Stage::Done;
                         return;
@@ -237,7 +246,8 @@ impl ElfCapture {
                     });
                     if let Ok(Ok(Some(d))) = parsed {
                         let info = &d.info;
-                        self.want("dynamic string table", info.strtab as u64, info.strsz as u64);
+                        // Bounded like the head: DT_STRSZ is whatever the file says.
+                        self.want("dynamic string table", info.strtab as u64, (info.strsz as u64).min(self.head_cap));
                         if info.verneed != 0 {
                             if let Some(off) = vm_to_offset(&phdrs, info.verneed) {
                                 let minimum = info.verneednum.clamp(1, 4096) * 16;
@@ -274,7 +284,11 @@ impl ElfCapture {
         let mut info = elf::parse(self.buf.bytes(), self.size)?;
         info.go_version = self.go.result().and_then(go_version);
         if !self.missed.is_empty() {
-            info.incomplete = Some(self.missed.join("; "));
+            let missed = self.missed.join("; ");
+            info.incomplete = Some(match info.incomplete.take() {
+                Some(parse) => format!("{missed}; {parse}"),
+                None => missed,
+            });
         }
         Ok(info)
     }

@@ -87,6 +87,15 @@ pub struct LayerDelta {
     pub complete: bool,
     /// True when the media type is not a filesystem layer; nothing was read.
     pub skipped: bool,
+    /// Bounds the diagnostics the entries of the layer earn.
+    pub(crate) entry_diagnostics: crate::diag::Capped,
+}
+
+impl LayerDelta {
+    /// Records a diagnostic about one entry (the first hundred are kept, the rest counted).
+    fn note(&mut self, d: Diagnostic) {
+        self.entry_diagnostics.push(&mut self.diagnostics, d);
+    }
 }
 
 /// Paths whose whole (small) content detectors need.
@@ -248,6 +257,7 @@ fn read_layer(
         let hashed = DiffIdReader::new(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
         let mut tar = TarReader::new(hashed, limits);
         let walked = walk(&mut tar, limits, delta);
+        delta.entry_diagnostics.finish(&mut delta.diagnostics, Some(&digest), "about entries of this layer");
         let mut rest = tar.into_inner();
         if let Err(e) = walked {
             delta.diagnostics.push(Diagnostic::error(
@@ -283,14 +293,14 @@ fn walk<R: std::io::BufRead>(
         let raw_path = String::from_utf8_lossy(&raw.path).into_owned();
         let (path, escaped) = normalize(&raw_path);
         if escaped {
-            delta.diagnostics.push(Diagnostic::warning(
+            delta.note(Diagnostic::warning(
                 Some(&digest),
                 Some(&raw_path),
                 format!("path climbs above the root; kept as /{path}"),
             ));
         }
         if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
-            delta.diagnostics.push(Diagnostic::error(
+            delta.note(Diagnostic::error(
                 Some(&digest),
                 Some(&raw_path.chars().take(200).collect::<String>()),
                 format!(
@@ -310,7 +320,7 @@ fn walk<R: std::io::BufRead>(
                 None // AUFS metadata (.wh..wh.plnk and friends) is handled below or ignored
             } else {
                 if target.is_empty() || target == "." || target == ".." {
-                    delta.diagnostics.push(Diagnostic::error(
+                    delta.note(Diagnostic::error(
                         Some(&digest),
                         Some(&path),
                         "whiteout without a name to delete; ignored",
@@ -336,7 +346,7 @@ fn walk<R: std::io::BufRead>(
             b'5' => EntryKind::Dir,
             b'2' => {
                 if path.is_empty() {
-                    delta.diagnostics.push(Diagnostic::warning(
+                    delta.note(Diagnostic::warning(
                         Some(&digest),
                         Some(&raw_path),
                         "symlink replacing the root; ignored",
@@ -348,7 +358,7 @@ fn walk<R: std::io::BufRead>(
             b'1' => {
                 let (target, escaped) = normalize(&String::from_utf8_lossy(&raw.link));
                 if escaped || target.is_empty() || target == path {
-                    delta.diagnostics.push(Diagnostic::warning(
+                    delta.note(Diagnostic::warning(
                         Some(&digest),
                         Some(&path),
                         format!("hardlink to {:?} rejected", String::from_utf8_lossy(&raw.link)),
@@ -359,7 +369,7 @@ fn walk<R: std::io::BufRead>(
             }
             b'3' | b'4' | b'6' => EntryKind::Other(raw.typeflag),
             other => {
-                delta.diagnostics.push(Diagnostic::warning(
+                delta.note(Diagnostic::warning(
                     Some(&digest),
                     Some(&path),
                     format!("unknown tar entry type {:?}; kept as metadata only", other as char),
@@ -368,11 +378,7 @@ fn walk<R: std::io::BufRead>(
             }
         };
         if path.is_empty() && !matches!(kind, EntryKind::Dir) {
-            delta.diagnostics.push(Diagnostic::warning(
-                Some(&digest),
-                Some("/"),
-                "non-directory entry for the root; ignored",
-            ));
+            delta.note(Diagnostic::warning(Some(&digest), Some("/"), "non-directory entry for the root; ignored"));
             continue;
         }
         delta.entries.push(Entry { path, kind, mode: raw.mode, uid: raw.uid, gid: raw.gid });
@@ -413,7 +419,7 @@ fn read_file<R: std::io::BufRead>(
             if chunk.starts_with(b"\x7fELF") && size >= 52 {
                 if size > limits.elf_bytes {
                     elf_note = Some(format!(
-                        "ELF file of {size} bytes exceeds limit elf-bytes ({}); not parsed",
+                        "ELF file of {size} bytes exceeds limit elf-bytes ({}); not parsed (raise it with --limit elf-bytes=N)",
                         limits.elf_bytes
                     ));
                 } else {
@@ -469,6 +475,7 @@ pub fn walk_for_fuzzing(bytes: &[u8]) -> crate::fs::MergedFs {
     let mut tar = TarReader::new(bytes, &limits);
     // A damaged stream keeps the entries read before it, as in a scan.
     let _ = walk(&mut tar, &limits, &mut delta);
+    delta.entry_diagnostics.finish(&mut delta.diagnostics, None, "about entries");
     let fs = crate::fs::MergedFs::build([&delta, &delta]);
     for (path, _) in fs.iter() {
         let _ = fs.resolve(path, limits.symlink_hops);

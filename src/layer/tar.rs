@@ -79,7 +79,7 @@ impl<R: BufRead> TarReader<R> {
 
     fn io_err(&self, e: io::Error) -> TarError {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            self.err(self.pos, "unexpected end of stream")
+            self.err(self.pos, format!("unexpected end of stream ({e})"))
         } else {
             self.err(self.pos, format!("read error: {e}"))
         }
@@ -136,6 +136,53 @@ impl<R: BufRead> TarReader<R> {
         let pad = padding(size);
         self.skip(pad)?;
         Ok(v)
+    }
+
+    /// Reads the map of a GNU 1.0 sparse file at the start of its data (`size` bytes): decimal
+    /// numbers one per line, the count of regions then an offset and a length for each, padded
+    /// to a block. Nothing of it is kept (the data that follows is what the archive stores);
+    /// its length is bounded like an extension record. Returns the bytes it took.
+    fn skip_sparse_map(&mut self, size: u64, offset: u64) -> Result<u64, TarError> {
+        let (mut numbers, mut wanted, mut current, mut taken) = (0u64, None::<u64>, None::<u64>, 0u64);
+        let mut block = [0u8; 512];
+        loop {
+            if taken + BLOCK > size {
+                return Err(self.err(offset, "GNU sparse map runs past the entry's data"));
+            }
+            if taken + BLOCK > self.limits.extension_bytes {
+                return Err(self.err(
+                    offset,
+                    format!(
+                        "GNU sparse map longer than {taken} bytes exceeds limit extension-bytes ({}); raise it with --limit extension-bytes=N",
+                        self.limits.extension_bytes
+                    ),
+                ));
+            }
+            if !self.read_block(&mut block)? {
+                return Err(self.err(self.pos, "unexpected end of stream in a GNU sparse map"));
+            }
+            taken += BLOCK;
+            for &b in &block {
+                match b {
+                    b'0'..=b'9' => {
+                        let v = current.unwrap_or(0).checked_mul(10).and_then(|v| v.checked_add((b - b'0') as u64));
+                        current = Some(v.ok_or_else(|| self.err(offset, "GNU sparse map number overflows"))?);
+                    }
+                    b'\n' => {
+                        let v = current.take().ok_or_else(|| self.err(offset, "empty line in a GNU sparse map"))?;
+                        if wanted.is_none() {
+                            let regions = v.checked_mul(2).and_then(|n| n.checked_add(1));
+                            wanted = Some(regions.ok_or_else(|| self.err(offset, "GNU sparse map count overflows"))?);
+                        }
+                        numbers += 1;
+                        if Some(numbers) == wanted {
+                            return Ok(taken);
+                        }
+                    }
+                    _ => return Err(self.err(offset, format!("byte {b:#04x} in a GNU sparse map"))),
+                }
+            }
+        }
     }
 
     /// Returns the next entry, or `None` at the end of the archive.
@@ -210,6 +257,9 @@ impl<R: BufRead> TarReader<R> {
             let mut size = header_size;
             let mut uid = header.uid().unwrap_or(0);
             let mut gid = header.gid().unwrap_or(0);
+            // GNU sparse files in PAX form: 0.x keep the map in PAX records (bounded with them),
+            // 1.0 puts it at the start of the entry's data.
+            let (mut sparse_name, mut sparse_size, mut sparse_major, mut sparse_minor) = (None, None, None, None);
             if let Some(p) = &pax {
                 for ext in tar::PaxExtensions::new(p).flatten() {
                     match ext.key_bytes() {
@@ -221,14 +271,25 @@ impl<R: BufRead> TarReader<R> {
                         }
                         b"uid" => uid = parse_pax_u64(ext.value_bytes()).unwrap_or(uid),
                         b"gid" => gid = parse_pax_u64(ext.value_bytes()).unwrap_or(gid),
+                        b"GNU.sparse.name" => sparse_name = Some(ext.value_bytes().to_vec()),
+                        b"GNU.sparse.size" | b"GNU.sparse.realsize" => sparse_size = parse_pax_u64(ext.value_bytes()),
+                        b"GNU.sparse.major" => sparse_major = parse_pax_u64(ext.value_bytes()),
+                        b"GNU.sparse.minor" => sparse_minor = parse_pax_u64(ext.value_bytes()),
                         _ => {}
                     }
                 }
             }
+            if let Some(name) = sparse_name {
+                path = name;
+            }
             if path.contains(&0) {
                 return Err(self.err(offset, "path contains a NUL byte"));
             }
-            let mut logical_size = size;
+            if (sparse_major, sparse_minor) == (Some(1), Some(0)) && matches!(typeflag, b'0' | 0 | b'7') {
+                let map = self.skip_sparse_map(size, offset)?;
+                size -= map;
+            }
+            let mut logical_size = sparse_size.unwrap_or(size);
             if typeflag == b'S' {
                 // Old GNU sparse: the header holds the real size; extension blocks of the
                 // sparse map follow the header while `isextended` is set.
@@ -239,7 +300,14 @@ impl<R: BufRead> TarReader<R> {
                     while extended {
                         blocks += 1;
                         if blocks * BLOCK > self.limits.extension_bytes {
-                            return Err(self.err(offset, "sparse map exceeds limit extension-bytes"));
+                            return Err(self.err(
+                                offset,
+                                format!(
+                                    "old GNU sparse map of more than {} extension blocks exceeds limit extension-bytes ({}); raise it with --limit extension-bytes=N",
+                                    blocks - 1,
+                                    self.limits.extension_bytes
+                                ),
+                            ));
                         }
                         let mut ext = [0u8; 512];
                         if !self.read_block(&mut ext)? {
@@ -284,7 +352,7 @@ impl<R: BufRead> TarReader<R> {
                 Ok(&b[..n])
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(TarError { offset: pos, message: "unexpected end of stream".into() })
+                Err(TarError { offset: pos, message: format!("unexpected end of stream ({e})") })
             }
             Err(e) => Err(TarError { offset: pos, message: format!("read error: {e}") }),
         }
@@ -355,10 +423,16 @@ fn verify_checksum(block: &[u8; 512]) -> Result<(), String> {
     let field = &block[148..156];
     let text: String = field.iter().take_while(|b| **b != 0).map(|b| *b as char).collect();
     let stored = u32::from_str_radix(text.trim(), 8).map_err(|_| format!("bad header checksum field {text:?}"))?;
-    let unsigned: u32 =
-        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 }).sum();
-    let signed: i64 =
-        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as i8 as i64 }).sum();
+    // One pass: the checksum field counts as eight spaces; the signed sum (old tars) differs
+    // from the unsigned one by 256 for every byte of 128 or more.
+    let (mut unsigned, mut high) = (8 * 32u32, 0u32);
+    for part in [&block[..148], &block[156..]] {
+        for &b in part {
+            unsigned += b as u32;
+            high += (b >> 7) as u32;
+        }
+    }
+    let signed = unsigned as i64 - 256 * high as i64;
     if stored == unsigned || stored as i64 == signed {
         Ok(())
     } else {
@@ -439,6 +513,52 @@ mod tests {
         assert_eq!(r.read_data(&mut buf).unwrap(), 10);
         let e = r.read_data(&mut buf).unwrap_err();
         assert!(e.message.contains("990 bytes"), "{e}");
+    }
+
+    #[test]
+    fn gnu_sparse_1_0_map_is_skipped_and_names_applied() {
+        // A 1 MiB file holding "hello" at offset 4096: the map (1 region) then the stored data.
+        let mut recs = Vec::new();
+        for (k, v) in [
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", "dir/real-name"),
+            ("GNU.sparse.realsize", "1048576"),
+        ] {
+            recs.extend(pax_record(k, v));
+        }
+        let map = padded(b"1\n4096\n5\n".to_vec());
+        let mut stream = Vec::new();
+        stream.extend(header("././@PaxHeader", b'x', recs.len() as u64));
+        stream.extend(padded(recs));
+        stream.extend(header("dir/GNUSparseFile.0/real-name", b'0', map.len() as u64 + 5));
+        stream.extend(&map);
+        stream.extend(padded(b"hello".to_vec()));
+        stream.extend(header("after", b'0', 2));
+        stream.extend(padded(b"hi".to_vec()));
+        stream.extend([0u8; 1024]);
+        let mut r = TarReader::new(&stream[..], &Limits::default());
+        let e = r.next_entry().unwrap().unwrap();
+        assert_eq!((e.path.as_slice(), e.size, e.logical_size), (&b"dir/real-name"[..], 5, 1 << 20));
+        let mut buf = [0u8; 16];
+        assert_eq!(r.read_data(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(r.next_entry().unwrap().unwrap().path, b"after");
+        assert!(r.next_entry().unwrap().is_none());
+
+        // A map that is not numbers, and one longer than the entry's data.
+        let long = [b"1000000\n".to_vec(), b"1\n".repeat(252)].concat();
+        for (map, says) in [(b"1\nx\n".to_vec(), "byte 0x78 in a GNU sparse map"), (long, "runs past")] {
+            let mut recs = pax_record("GNU.sparse.major", "1");
+            recs.extend(pax_record("GNU.sparse.minor", "0"));
+            let mut stream = header("././@PaxHeader", b'x', recs.len() as u64).to_vec();
+            stream.extend(padded(recs));
+            stream.extend(header("f", b'0', 512));
+            stream.extend(padded(map));
+            stream.extend([0u8; 1024]);
+            let e = TarReader::new(&stream[..], &Limits::default()).next_entry().unwrap_err();
+            assert!(e.message.contains(says), "{e}");
+        }
     }
 
     #[test]

@@ -58,6 +58,17 @@ impl Platform {
         }
     }
 
+    /// How closely this platform (from an index) serves `wanted`: `None` when it does not
+    /// match, 0 when its variant is the one asked for (defaults applied: an index's `arm64` is
+    /// `arm64/v8`, a bare `arm` asks for `v7`), 1 for another variant of a request that named
+    /// none. `os.version` and `os.features` are not compared (docker syntax cannot name them).
+    pub fn rank_for(&self, wanted: &Platform) -> Option<u32> {
+        if !self.matches(wanted) {
+            return None;
+        }
+        Some(if self.normalized_variant() == wanted.normalized_variant() { 0 } else { 1 })
+    }
+
     /// True for the `unknown/unknown` platform BuildKit gives attestation manifests.
     pub fn is_unknown(&self) -> bool {
         self.os == "unknown" && self.architecture == "unknown"
@@ -132,5 +143,18 @@ mod tests {
         assert!(!Platform::new("linux", "arm", Some("v6")).matches(&Platform::parse("linux/arm/v7").unwrap()));
         assert!(Platform::new("linux", "arm", None).matches(&Platform::parse("linux/arm/v7").unwrap()));
         assert!(!idx.matches(&Platform::parse("linux/amd64").unwrap()));
+    }
+
+    #[test]
+    fn ranks_prefer_the_variant_asked_for_or_its_default() {
+        let arm = Platform::parse("arm").unwrap();
+        assert_eq!(Platform::new("linux", "arm", Some("v7")).rank_for(&arm), Some(0));
+        assert_eq!(Platform::new("linux", "arm", Some("v6")).rank_for(&arm), Some(1));
+        let v7 = Platform::parse("linux/arm/v7").unwrap();
+        assert_eq!(Platform::new("linux", "arm", Some("v6")).rank_for(&v7), None);
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        assert_eq!(Platform::new("linux", "arm64", None).rank_for(&arm64), Some(0));
+        assert_eq!(Platform::new("linux", "arm64", Some("v8")).rank_for(&arm64), Some(0));
+        assert_eq!(Platform::new("linux", "arm64", Some("v9")).rank_for(&arm64), Some(1));
     }
 }

@@ -93,7 +93,51 @@ pub fn resolve(source: &dyn ImageSource, roots: &[Descriptor], filter: &Platform
     for root in roots {
         walk(source, root, filter, limits, 0, &mut seen, &mut res);
     }
+    if let PlatformFilter::Only(wanted) = filter {
+        select_closest(&mut res, wanted);
+    }
     res
+}
+
+/// Keeps one target per platform asked for: the closest match (see [`Platform::rank_for`]),
+/// the first in index order among equals (`arm64` and `arm64/v8` entries, Windows entries
+/// differing only in `os.version`). The others are platforms not selected, and a note says
+/// which entry was taken.
+fn select_closest(res: &mut Resolution, wanted: &[Platform]) {
+    let mut keep = vec![false; res.targets.len()];
+    for w in wanted {
+        let ranked: Vec<(u32, usize)> =
+            res.targets.iter().enumerate().filter_map(|(i, t)| Some((t.platform.rank_for(w)?, i))).collect();
+        let Some(&(best, i)) = ranked.iter().min_by_key(|(rank, i)| (*rank, *i)) else { continue };
+        keep[i] = true;
+        if ranked.len() > 1 {
+            let others: Vec<String> = ranked
+                .iter()
+                .filter(|(_, j)| *j != i)
+                .map(|(_, j)| format!("{} ({})", res.targets[*j].platform, res.targets[*j].manifest_digest))
+                .collect();
+            let how = if ranked.iter().filter(|(r, _)| *r == best).count() > 1 {
+                "the first in index order of the closest matches"
+            } else {
+                "the closest match"
+            };
+            res.notes.push(format!(
+                "{w}: {} index entries match; {} ({}) is scanned, {how}; not: {}",
+                ranked.len(),
+                res.targets[i].platform,
+                res.targets[i].manifest_digest,
+                others.join(", ")
+            ));
+        }
+    }
+    let targets = std::mem::take(&mut res.targets);
+    for (t, kept) in targets.into_iter().zip(keep) {
+        if kept {
+            res.targets.push(t);
+        } else {
+            res.platforms_skipped.push(t.platform.to_string());
+        }
+    }
 }
 
 fn walk(

@@ -192,9 +192,20 @@ impl RegistrySource {
             Some(b) => b,
             None => {
                 let cap = self.limits.json_bytes.min(d.size().saturating_add(1));
-                let (bytes, _, _) = self
+                let (bytes, _, served) = self
                     .fetch_manifest(&digest, cap)
                     .map_err(|e| Error::Blob { digest: digest.clone(), message: e.to_string() })?;
+                // The Content-Type must agree with the descriptor that led here (the document's
+                // own mediaType is checked against the descriptor when it is parsed).
+                let declared = d.media_type().to_string();
+                if let Some(served) = served.filter(|s| *s != declared) {
+                    return Err(Error::Blob {
+                        digest: digest.clone(),
+                        message: format!(
+                            "the registry serves it as {served} (Content-Type), the descriptor pointing at it says {declared}"
+                        ),
+                    });
+                }
                 let bytes = Arc::new(bytes);
                 if let Ok(mut m) = self.manifests.lock() {
                     m.insert(digest, bytes.clone());
