@@ -87,7 +87,8 @@ pub struct LayerDelta {
     pub complete: bool,
     /// True when the media type is not a filesystem layer; nothing was read.
     pub skipped: bool,
-    /// Bounds the diagnostics the entries of the layer earn.
+    /// Bounds the diagnostics the entries of the layer earn (walk state: not kept in a store).
+    #[serde(skip)]
     pub(crate) entry_diagnostics: crate::diag::Capped,
 }
 
