@@ -57,9 +57,11 @@ run() {
 import json, sys
 label, wall, rss, path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 s = json.load(open(path))
-rate = s["images_scanned"] / wall if wall else 0
-print(f"{label:7} {wall:7.2f} s  images {s['images']} scanned {s['images_scanned']} skipped {s['images_skipped']}"
-      f"  ({rate:.1f} images/s)  layers referenced {s['layers_referenced']} ({s['layer_references']} refs)"
+stored = s["images_scanned"] + s["images_copied"]
+rate = stored / wall if wall else 0
+print(f"{label:7} {wall:7.2f} s  images {s['images']} scanned {s['images_scanned']} copied {s['images_copied']}"
+      f" skipped {s['images_skipped']}  ({rate:.1f} images stored/s)"
+      f"  layers referenced {s['layers_referenced']} ({s['layer_references']} refs)"
       f" analysed {s['layers_analysed']} from store {s['layers_from_store']}  peak RSS {rss // 1024} MB")
 PY
   echo "$wall" >"$work/$label.wall"

@@ -491,7 +491,7 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<RunStats, BatchError> 
 }
 
 /// Requests in flight while listing tags and their digests (one repository per thread).
-const LISTING_THREADS: usize = 8;
+const LISTING_THREADS: usize = 16;
 
 /// What a repository's listing gave: (tag or digest, manifest digest or why not).
 type Listing = crate::error::Result<Vec<(String, crate::error::Result<String>)>>;

@@ -120,10 +120,22 @@ impl Catalog {
             .into_iter()
             .filter(|t| wanted(t))
             .map(|t| {
-                let d = self.digest(&client, repository, &t);
+                let d = self.tag_digest(&client, repository, &t);
                 (t, d)
             })
             .collect())
+    }
+
+    /// Where a tag points: the `Docker-Content-Digest` of a `HEAD` (one round trip, no body;
+    /// the scan by digest verifies it), else the hash of the manifest a `GET` returns.
+    fn tag_digest(&self, client: &Client, repository: &str, tag: &str) -> Result<String> {
+        match self.runtime.block_on(client.manifest_head(tag, ACCEPT)) {
+            Ok(Some(Some(d))) => Ok(d),
+            Ok(None) => {
+                Err(Error::reference(format!("{}/{repository}:{tag}", self.registry), "manifest unknown (404)"))
+            }
+            Ok(Some(None)) | Err(_) => self.digest(client, repository, tag),
+        }
     }
 
     /// The digest of the manifest `repository:reference` points at (hashed from its bytes; the

@@ -523,6 +523,24 @@ impl Client {
         }
     }
 
+    /// The `Docker-Content-Digest` a `HEAD` of a manifest answers: `Ok(None)` when the
+    /// registry does not have the manifest, `Ok(Some(None))` when it has it but sends no
+    /// usable digest header (the caller then GETs and hashes it).
+    pub async fn manifest_head(&self, reference: &str, accept: &str) -> Result<Option<Option<String>>, HttpError> {
+        let resp = self.request(Method::HEAD, &format!("manifests/{reference}"), Some(accept), None).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(Some(
+                resp.headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|d| super::reference::check_digest(d).is_ok())
+                    .map(str::to_string),
+            )),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(HttpError::other(format!("HEAD manifests/{reference}: the registry answered {s}"))),
+        }
+    }
+
     /// The OCI referrers API: `None` when the registry does not have it (404).
     pub async fn referrers(&self, digest: &str, cap: u64) -> Result<Option<Vec<u8>>, HttpError> {
         let resp = self.request(Method::GET, &format!("referrers/{digest}"), Some(crate::oci::OCI_INDEX), None).await?;
