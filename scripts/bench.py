@@ -2,6 +2,7 @@
 """Measures the Debian benchmark images (scripts/bench.sh builds them and the binaries).
 
 Usage: bench.py BENCH_DIR RUNS NLAYERS...
+       bench.py BENCH_DIR --report   (the tables again, from BENCH_DIR/results.json)
 
 Every case below runs once per round, RUNS rounds, so that a burst of load elsewhere on the
 machine hits all cases alike. Per case: median wall time, CPU time (user + system, children
@@ -111,31 +112,49 @@ def main(argv):
         print(f"round {r + 1}/{runs}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
 
     with open(os.path.join(bench, "results.json"), "w") as f:
-        json.dump({"sizes": {f"{n}l-{c}": v for (n, c), v in sizes.items()},
+        json.dump({"runs": runs, "counts": counts, "builds": list(bins), "tool_counts": tool_counts,
+                   "sizes": {f"{n}/{c}": v for (n, c), v in sizes.items()},
                    "results": {"/".join(map(str, k)): v for k, v in results.items()}}, f, indent=1)
+    report(bench)
+
+
+def report(bench):
+    """Prints the tables from BENCH_DIR/results.json."""
+    with open(os.path.join(bench, "results.json")) as f:
+        data = json.load(f)
+    runs, builds = data["runs"], data["builds"]
+    counts = [str(n) for n in data["counts"]]
+    tool_counts = [str(n) for n in data["tool_counts"]]
+    big = str(max(data["counts"]))
+    sizes = {tuple(k.split("/")): v for k, v in data["sizes"].items()}
+    results = {tuple(k.split("/")): v for k, v in data["results"].items()}
 
     def col(key, field="wall"):
         return [x[field] for x in results[key]]
 
-    def ratio(a, b):
-        return [x["wall"] / y["wall"] for x, y in zip(results[a], results[b])]
+    def ratio(a, b, field="wall"):
+        return [x[field] / y[field] for x, y in zip(results[a], results[b])]
 
-    print(f"\n{runs} rounds; median (min..max over rounds). Walls in seconds, RSS in MB.\n")
-    print("| build | layers | size (compressed → uncompressed) | floor | scan | scan / floor | scan CPU | RSS floor | RSS scan |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for b in bins:
+    print(f"\n{runs} rounds; median (min..max over rounds). Times in seconds, RSS in MB.\n")
+    print("| build | image | compressed → uncompressed | floor | scan | scan / floor (wall) "
+          "| floor CPU | scan CPU | scan / floor (CPU) | RSS floor | RSS scan |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for b in builds:
         for comp in ("gzip", "zstd"):
             for n in counts:
                 s = sizes[(n, comp)]
                 f, sc = ("floor", b, n, comp), ("scan", b, n, comp)
-                print(f"| {b} | {n} {comp} | {s['compressed_bytes'] / 1e9:.2f} → {s['uncompressed_bytes'] / 1e9:.2f} GB "
-                      f"| {med(col(f)):.2f} | {med(col(sc)):.2f} | {spread(ratio(sc, f))} | {med(col(sc, 'cpu')):.2f} "
-                      f"| {max(col(f, 'rss')):.0f} | {max(col(sc, 'rss')):.0f} |")
+                print(f"| {b} | {n} layers {comp} | {s['compressed_bytes'] / 1e9:.2f} → "
+                      f"{s['uncompressed_bytes'] / 1e9:.2f} GB | {med(col(f)):.2f} | {med(col(sc)):.2f} "
+                      f"| {spread(ratio(sc, f))} | {med(col(f, 'cpu')):.2f} | {med(col(sc, 'cpu')):.2f} "
+                      f"| {spread(ratio(sc, f, 'cpu'))} | {max(col(f, 'rss')):.0f} | {max(col(sc, 'rss')):.0f} |")
 
-    print(f"\nThread scaling, {big} layers ({sizes[(big, 'gzip')]['uncompressed_bytes'] / 1e9:.2f} GB):\n")
-    print("| build | comp | scan 1 CPU | scan 2 CPUs | 2 / 1 CPU | floor 1 CPU | floor 2 CPUs | 2 / 1 CPU (floor) | scan --threads 1 | default / --threads 1 |")
+    print(f"\nThread scaling, {big} layers ({sizes[(big, 'gzip')]['uncompressed_bytes'] / 1e9:.2f} GB): "
+          "2 CPUs against 1 (taskset -c 0), and the default against --threads 1:\n")
+    print("| build | comp | scan 1 CPU | scan 2 CPUs | 2 / 1 CPU | floor 1 CPU | floor 2 CPUs | 2 / 1 CPU (floor) "
+          "| scan --threads 1 | default / --threads 1 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for b in bins:
+    for b in builds:
         for comp in ("gzip", "zstd"):
             s1, s2 = ("scan-1cpu", b, big, comp), ("scan", b, big, comp)
             f1, f2 = ("floor-1cpu", b, big, comp), ("floor", b, big, comp)
@@ -146,21 +165,25 @@ def main(argv):
 
     for n in tool_counts:
         s = sizes[(n, "gzip")]
-        print(f"\nOther tools, docker-archive with {n} gzip layers ({s['compressed_bytes'] / 1e9:.2f} → "
+        print(f"\nOther tools, docker-archive of {n} gzip layers ({s['compressed_bytes'] / 1e9:.2f} → "
               f"{s['uncompressed_bytes'] / 1e9:.2f} GB):\n")
-        print("| tool | wall | CPU | peak RSS | wall / layerscope scan (zlib-rs) | wall / layerscope scan (zlib-ng) |")
-        print("|---|---|---|---|---|---|")
-        rows = [(f"layerscope floor ({b})", ("floor-docker", b, n, "gzip")) for b in bins]
-        rows += [(f"layerscope scan ({b})", ("scan-docker", b, n, "gzip")) for b in bins]
+        print("| tool | wall | CPU | peak RSS | wall / scan (zlib-rs) | wall / scan (zlib-ng) "
+              "| CPU / scan CPU (zlib-ng) |")
+        print("|---|---|---|---|---|---|---|")
+        rows = [(f"layerscope floor ({b})", ("floor-docker", b, n, "gzip")) for b in builds]
+        rows += [(f"layerscope scan ({b})", ("scan-docker", b, n, "gzip")) for b in builds]
         rows += [("dive --ci", ("dive", "-", n, "gzip")), ("syft (table)", ("syft-table", "-", n, "gzip")),
                  ("syft -o json", ("syft-json", "-", n, "gzip"))]
+        rs, ng = ("scan-docker", "zlib-rs", n, "gzip"), ("scan-docker", "zlib-ng", n, "gzip")
         for name, k in rows:
-            rs, ng = ("scan-docker", "zlib-rs", n, "gzip"), ("scan-docker", "zlib-ng", n, "gzip")
-            failed = " (exit " + ",".join(str(x["rc"]) for x in results[k] if x["rc"]) + ")" if any(
-                x["rc"] for x in results[k]) else ""
+            bad = [str(x["rc"]) for x in results[k] if x["rc"]]
+            failed = f" (exit {','.join(bad)})" if bad else ""
             print(f"| {name}{failed} | {med(col(k)):.2f} | {med(col(k, 'cpu')):.2f} | {max(col(k, 'rss')):.0f} "
-                  f"| {spread(ratio(k, rs))} | {spread(ratio(k, ng))} |")
+                  f"| {spread(ratio(k, rs))} | {spread(ratio(k, ng))} | {spread(ratio(k, ng, 'cpu'))} |")
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    if len(sys.argv) == 3 and sys.argv[2] == "--report":
+        report(sys.argv[1])
+    else:
+        main(sys.argv)
