@@ -21,6 +21,11 @@ use layerscope::render::{self, Format, RenderOptions};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Layers read at once (default: the CPUs this process may use, or RAYON_NUM_THREADS).
+    /// Each layer's read is a pipeline of up to three threads (read and hash the blob,
+    /// decompress, walk and hash the tar); `floor` reads a layer on one thread.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +129,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global()?;
+    }
     let args = match cli.command {
         Command::Scan(args) => args,
         Command::Compare(args) => return cli_compare::run(args),

@@ -472,16 +472,25 @@ fn read_file<R: std::io::BufRead>(
 #[doc(hidden)]
 pub fn walk_for_fuzzing(bytes: &[u8]) -> crate::fs::MergedFs {
     let limits = Limits::default();
-    let mut delta = LayerDelta { digest: "sha256:fuzz".into(), ..Default::default() };
-    let mut tar = TarReader::new(bytes, &limits);
-    // A damaged stream keeps the entries read before it, as in a scan.
-    let _ = walk(&mut tar, &limits, &mut delta);
-    delta.entry_diagnostics.finish(&mut delta.diagnostics, None, "about entries");
+    let delta = delta_from_tar(bytes, "sha256:fuzz", &limits);
     let fs = crate::fs::MergedFs::build([&delta, &delta]);
     for (path, _) in fs.iter() {
         let _ = fs.resolve(path, limits.symlink_hops);
     }
     fs
+}
+
+/// Runs the scanner's tar walk (with every capture: xxh3 content hash, ELF facts, texts,
+/// package databases, banners) over an uncompressed layer tar held in memory. A damaged stream
+/// keeps the entries read before it, as in a scan. No digests are checked. For the fuzz
+/// targets and benchmarks; not a stable API.
+#[doc(hidden)]
+pub fn delta_from_tar(bytes: &[u8], digest: &str, limits: &Limits) -> LayerDelta {
+    let mut delta = LayerDelta { digest: digest.into(), uncompressed_bytes: bytes.len() as u64, ..Default::default() };
+    let mut tar = TarReader::new(bytes, limits);
+    let _ = walk(&mut tar, limits, &mut delta);
+    delta.entry_diagnostics.finish(&mut delta.diagnostics, None, "about entries");
+    delta
 }
 
 /// Summary of a layer for reports.
