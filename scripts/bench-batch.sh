@@ -67,7 +67,9 @@ PY
   echo "$wall" >"$work/$label.wall"
 }
 run cold
-run warm
+# Warm runs are short: the median of three.
+for i in 1 2 3; do run warm; cp "$work/warm.wall" "$work/warm$i.wall"; done
+sort -n "$work"/warm?.wall | sed -n 2p >"$work/warm.wall"
 run rescan --rescan
 awk -v w="$(cat "$work/warm.wall")" -v c="$(cat "$work/cold.wall")" -v r="$(cat "$work/rescan.wall")" \
-  'BEGIN {printf "warm / cold = %.3f (target < 0.05); rescan / cold = %.3f\n", w / c, r / c}'
+  'BEGIN {printf "warm (median) / cold = %.3f (target < 0.05); rescan / cold = %.3f\n", w / c, r / c}'
