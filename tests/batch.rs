@@ -493,3 +493,38 @@ fn tag_lists_are_read_page_by_page() {
     let stored = strings(&db(&store), "SELECT tag FROM tags ORDER BY tag");
     assert_eq!(stored, tags, "four pages of two tags, through Link");
 }
+
+#[test]
+fn credentials_come_from_the_docker_config_and_a_refusal_is_clear() {
+    use common::registry::{docker_config, PASSWORD, USER};
+    let reg = Registry::start(true);
+    reg.push_as("musl", "apps/worker", "1.0");
+    reg.push_as("static", "apps/tool", "1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("auth.db");
+    let host = reg.host();
+    let run = |config: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .args(["batch", &host, "--db", store.to_str().unwrap(), "--format", "json", "-q"])
+            .env("DOCKER_CONFIG", config)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let good = docker_config(&host, USER, PASSWORD);
+    let out = run(good.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((s["images_scanned"].as_u64(), s["failures"].as_u64()), (Some(2), Some(0)));
+
+    let bad = docker_config(&host, USER, "wrong-password");
+    let out = run(bad.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "the catalog cannot be listed: {err}");
+    assert!(err.contains("refused the credentials") && err.contains(&host), "{err}");
+    for o in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(o);
+        assert!(!text.contains(PASSWORD) && !text.contains("wrong-password"), "a secret was printed: {text}");
+    }
+}

@@ -23,7 +23,7 @@ use layerscope::diag::Severity;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::report::ImageReport;
 
-use common::registry::{Registry, PASSWORD, USER};
+use common::registry::{docker_config, Registry, PASSWORD, USER};
 
 fn scan(reference: &str) -> ImageReport {
     common::scan(reference)
@@ -50,15 +50,6 @@ fn layerscope(args: &[&str], docker_config: Option<&Path>) -> Output {
     let empty = tempfile::tempdir().unwrap();
     cmd.env("DOCKER_CONFIG", docker_config.unwrap_or(empty.path()));
     cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn docker_config(registry: &str, user: &str, password: &str) -> tempfile::TempDir {
-    use base64::Engine as _;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    std::fs::write(dir.path().join("config.json"), format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#))
-        .unwrap();
-    dir
 }
 
 /// The report as JSON without what depends on where the image was read from.
