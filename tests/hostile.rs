@@ -15,30 +15,7 @@ fn errors(p: &layerscope::report::PlatformReport) -> Vec<String> {
 
 /// Writes a layout whose single layer blob is `blob` (with the given media type and diff_id).
 fn raw_layer_image(dir: &std::path::Path, blob: &[u8], media_type: &str, diff_id: &str) -> String {
-    let put = |b: &[u8]| {
-        let d = sha256(b);
-        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), b).unwrap();
-        d
-    };
-    let ld = put(blob);
-    let cfg = serde_json::to_vec(
-        &serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[diff_id]}}),
-    )
-    .unwrap();
-    let cd = put(&cfg);
-    let m = serde_json::to_vec(
-        &serde_json::json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
-        "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":cd,"size":cfg.len()},
-        "layers":[{"mediaType":media_type,"digest":ld,"size":blob.len()}]}),
-    )
-    .unwrap();
-    let md = put(&m);
-    common::write_layout(
-        dir,
-        vec![serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":md,"size":m.len()})],
-    );
-    format!("oci:{}", dir.display())
+    raw_layers_image(dir, &[(media_type, blob.to_vec(), diff_id.to_string())])
 }
 
 #[test]

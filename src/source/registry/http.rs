@@ -438,6 +438,24 @@ impl Client {
         }
     }
 
+    /// `GET /v2/<v2_path>`: the response when 200, `None` when 404, else an error quoting
+    /// the registry's own error.
+    async fn get_found(&self, v2_path: &str, accept: &str) -> Result<Option<Response>, HttpError> {
+        let resp = self.request_v2(Method::GET, v2_path, Some(accept), None).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(Some(resp)),
+            StatusCode::NOT_FOUND => Ok(None),
+            status => {
+                let detail = self.error_detail(resp).await;
+                Err(HttpError::other(format!(
+                    "GET {}/{}: the registry answered {status}{detail}",
+                    self.registry,
+                    clip(v2_path, 200)
+                )))
+            }
+        }
+    }
+
     /// Fetches a manifest by tag or digest: (body, content type, `Docker-Content-Digest`).
     /// `None` when the registry does not have it.
     pub async fn manifest(
@@ -446,18 +464,8 @@ impl Client {
         accept: &str,
         cap: u64,
     ) -> Result<Option<(Vec<u8>, Option<String>, Option<String>)>, HttpError> {
-        let resp = self.request(Method::GET, &format!("manifests/{reference}"), Some(accept), None).await?;
-        let status = resp.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if status != StatusCode::OK {
-            let detail = self.error_detail(resp).await;
-            return Err(HttpError::other(format!(
-                "GET {}/{}/manifests/{reference}: the registry answered {status}{detail}",
-                self.registry, self.repository
-            )));
-        }
+        let path = format!("{}/manifests/{reference}", self.repository);
+        let Some(resp) = self.get_found(&path, accept).await? else { return Ok(None) };
         let header = |h: &str| resp.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = header("content-type");
         let digest = header("docker-content-digest");
@@ -469,19 +477,7 @@ impl Client {
     /// follows `/v2/`, with its query): the body and, from the `Link` header, the next page's
     /// `v2_path`. `None` when the registry has no such list (404).
     pub async fn list_page(&self, v2_path: &str, cap: u64) -> Result<Option<(Vec<u8>, Option<String>)>, HttpError> {
-        let resp = self.request_v2(Method::GET, v2_path, Some("application/json"), None).await?;
-        let status = resp.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if status != StatusCode::OK {
-            let detail = self.error_detail(resp).await;
-            return Err(HttpError::other(format!(
-                "GET {}/{}: the registry answered {status}{detail}",
-                self.registry,
-                clip(v2_path, 200)
-            )));
-        }
+        let Some(resp) = self.get_found(v2_path, "application/json").await? else { return Ok(None) };
         let next = resp.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
         let next = match next {
             Some(link) => Some(self.same_origin_v2_path(&link).ok_or_else(|| {
