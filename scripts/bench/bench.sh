@@ -10,11 +10,11 @@
 # floor` and `layerscope scan` on every image; on the largest, the scan and the floor on one CPU
 # (taskset) and with --threads 1; and on the largest docker-archive (TOOLS=all: on every size;
 # TOOLS=none: skip) dive --ci and syft (table and JSON). Prints Markdown tables of medians,
-# ratios and peak RSS (scripts/bench.py); raw numbers in $BENCH_DIR/results.json.
+# ratios and peak RSS (scripts/bench/bench.py); raw numbers in $BENCH_DIR/results.json.
 #
 # Absolute times on a shared machine are noise; the ratios within one run are the figures.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BENCH_DIR=${BENCH_DIR:-/var/tmp/layerscope-bench}
 RUNS=${RUNS:-3}
 COUNTS=(2 3 6)
@@ -32,6 +32,6 @@ cp "$target/release/layerscope" "$BENCH_DIR/bin/layerscope-zlib-rs"
 cargo build --release --quiet --features zlib-ng
 cp "$target/release/layerscope" "$BENCH_DIR/bin/layerscope-zlib-ng"
 
-scripts/bench-rootfs.sh "$BENCH_DIR/debian/rootfs"
-python3 scripts/bench-image.py rootfs "$BENCH_DIR/debian/rootfs" "$BENCH_DIR/debian" "${COUNTS[@]}"
-python3 scripts/bench.py "$BENCH_DIR" "$RUNS" "${COUNTS[@]}"
+scripts/bench/bench-rootfs.sh "$BENCH_DIR/debian/rootfs"
+python3 scripts/bench/bench-image.py rootfs "$BENCH_DIR/debian/rootfs" "$BENCH_DIR/debian" "${COUNTS[@]}"
+python3 scripts/bench/bench.py "$BENCH_DIR" "$RUNS" "${COUNTS[@]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures the Debian benchmark images (scripts/bench.sh builds them and the binaries).
+"""Measures the Debian benchmark images (scripts/bench/bench.sh builds them and the binaries).
 
 Usage: bench.py BENCH_DIR RUNS NLAYERS...
        bench.py BENCH_DIR --report   (the tables again, from BENCH_DIR/results.json)

@@ -5,7 +5,7 @@
 # `layerscope scan`, RUNS times each, and prints median wall times, the ratio and peak RSS.
 # Absolute times on a shared machine are noise; the ratio from one run is the figure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BENCH_DIR=${BENCH_DIR:-/var/tmp/layerscope-bench}
 RUNS=${RUNS:-5}
 for p in pigz zstd time; do
@@ -23,9 +23,9 @@ for case in gzip zstd gzip-one-layer; do
     echo "building $img" >&2
     rm -rf "$img"
     if [ "$case" = gzip-one-layer ]; then
-      python3 scripts/bench-image.py "$img" "$comp" /usr/bin,/usr/sbin,/usr/include
+      python3 scripts/bench/bench-image.py "$img" "$comp" /usr/bin,/usr/sbin,/usr/include
     else
-      python3 scripts/bench-image.py "$img" "$comp" "${layers[@]}"
+      python3 scripts/bench/bench-image.py "$img" "$comp" "${layers[@]}"
     fi
   fi
   floor=()

@@ -6,7 +6,7 @@
 # --rescan (every image merged again from layers kept in the store, no layer fetched). Prints
 # images per second, layers analysed against referenced, and warm / cold.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 REPOS_PER_FIXTURE=${REPOS_PER_FIXTURE:-4}
 JOBS=${JOBS:-2}
 for p in docker-registry skopeo; do
@@ -43,7 +43,7 @@ for f in glibc musl busybox static static-pie go layers distroless bloat multiar
 done
 if [ "${BIG:-1}" = 1 ]; then
   big=${BENCH_DIR:-/var/tmp/layerscope-bench}/usr-gzip
-  [ -f "$big/index.json" ] || python3 scripts/bench-image.py "$big" gzip /usr/bin,/usr/sbin /usr/include /usr/lib/gcc /usr/libexec,/usr/lib/python3.11 /usr/share/doc,/usr/share/man
+  [ -f "$big/index.json" ] || python3 scripts/bench/bench-image.py "$big" gzip /usr/bin,/usr/sbin /usr/include /usr/lib/gcc /usr/libexec,/usr/lib/python3.11 /usr/share/doc,/usr/share/man
   push "$big" big-a/usr:1.0
   push "$big" big-b/usr:1.0
   n=$((n + 2))

@@ -11,7 +11,7 @@ Each layer is `tar` (sorted, mtime 0, owner 0) of its paths relative to /, piped
 pigz -6 (gzip) or zstd -3 with all cores; the compressed and uncompressed digests are
 computed while streaming. Nothing is held in memory.
 
-The `rootfs` form reads the layer directories l1, l2, ... that scripts/bench-rootfs.sh builds
+The `rootfs` form reads the layer directories l1, l2, ... that scripts/bench/bench-rootfs.sh builds
 (overlayfs upper directories), writes each layer once as a tar (whiteouts and opaque markers
 converted) compressed with gzip and with zstd into CACHE_DIR/layers, and assembles, for each
 NLAYERS (the image of the first N layers) and each compression, an OCI layout
@@ -104,7 +104,7 @@ def main(argv):
         f.write('{"imageLayoutVersion":"1.0.0"}')
 
 
-# --- Images from a layered root filesystem (scripts/bench-rootfs.sh) -------------------------
+# --- Images from a layered root filesystem (scripts/bench/bench-rootfs.sh) -------------------------
 
 class _Tee:
     """A write-only file for tarfile's stream mode: hashes the uncompressed tar (diff_id) and
