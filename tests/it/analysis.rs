@@ -2,9 +2,9 @@
 //! content, the distroless verdict, will-it-run and provenance findings, SARIF validated against
 //! the published schema, `--fail-on` exit codes.
 
-mod common;
+use crate::common;
 
-use common::{layout, only_platform, scan, Comp, Image, E};
+use crate::common::{layout, only_platform, scan, Comp, Image, E};
 
 /// Copies of each path per layer, for the independent computation: None = deleted.
 fn expected_waste(copies: &[(&str, Vec<Option<u64>>)]) -> (f64, u64, u64) {

@@ -2,11 +2,11 @@
 //! ELF files, a platform whose manifest is gone. Each gives a clear error naming the image, layer
 //! and path; the rest of the image is still reported; nothing panics.
 
-mod common;
+use crate::common;
 
-use common::{copy_dir, layout, only_platform, scan, testdata, Comp, Image, E};
-use layerscope::app::{self, ScanOptions};
+use crate::common::{copy_dir, layout, only_platform, scan, testdata, Comp, Image, E};
 use layerscope::diag::Severity;
+use layerscope::pipeline::{self, ScanOptions};
 use layerscope::report::PlatformReport;
 
 fn errors(p: &PlatformReport) -> Vec<String> {
@@ -26,7 +26,7 @@ fn damaged_compression_copy() -> (tempfile::TempDir, String, Vec<(String, std::p
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("img");
     copy_dir(&testdata("images/compression/oci"), &dir);
-    let loaded = app::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
     let layers = loaded.resolution.targets[0]
         .layers
         .iter()
@@ -41,18 +41,18 @@ fn damaged_compression_copy() -> (tempfile::TempDir, String, Vec<(String, std::p
 
 #[test]
 fn missing_file_and_non_image_tar_are_clear_errors() {
-    let e = app::scan("/no/such/image.tar", &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan("/no/such/image.tar", &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("/no/such/image.tar") && e.contains("no such file"), "{e}");
 
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path().join("random.tar");
     std::fs::write(&t, common::tar(&[E::File("hello.txt", b"not an image")])).unwrap();
-    let e = app::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("random.tar") && e.contains("not an image archive"), "{e}");
 
     let junk = tmp.path().join("junk.bin");
     std::fs::write(&junk, vec![7u8; 3000]).unwrap();
-    let e = app::scan(junk.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(junk.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("junk.bin") && e.contains("not a readable tar archive"), "{e}");
 }
 
@@ -149,7 +149,7 @@ fn a_platform_whose_manifest_is_missing_leaves_the_others() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("img");
     copy_dir(&testdata("images/multiarch/oci"), &dir);
-    let loaded = app::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap();
     let arm = loaded.resolution.targets.iter().find(|t| t.platform.architecture == "arm64").unwrap();
     std::fs::remove_file(dir.join("blobs/sha256").join(&arm.manifest_digest[7..])).unwrap();
     let r = scan(&format!("oci:{}", dir.display()));
@@ -166,7 +166,7 @@ fn wrong_diff_id_and_ambiguous_manifest() {
     let dir = tmp.path().join("img");
     let reference = layout(&dir, &Image::new("amd64", vec![(layer.clone(), Comp::Gzip)]));
     // Rewrite the config with a wrong diff_id (and the manifest/index to match).
-    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
     let t = &loaded.resolution.targets[0];
     assert!(errors(only_platform(&scan(&reference))).is_empty());
     let mut img = Image::new("amd64", vec![(layer, Comp::Gzip)]);
@@ -175,7 +175,7 @@ fn wrong_diff_id_and_ambiguous_manifest() {
     let reference2 = layout(&dir2, &img);
     let cfg_path = dir2.join("blobs/sha256").join(&t.config_digest[7..]);
     let _ = cfg_path; // configs differ (labels): find the one in dir2
-    let loaded2 = app::load(&reference2, &ScanOptions::default()).unwrap();
+    let loaded2 = pipeline::load(&reference2, &ScanOptions::default()).unwrap();
     let cfg = dir2.join("blobs/sha256").join(&loaded2.resolution.targets[0].config_digest[7..]);
     let text = std::fs::read_to_string(&cfg).unwrap();
     let wrong = text.replace(
@@ -209,7 +209,7 @@ fn wrong_diff_id_and_ambiguous_manifest() {
         serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":d,"size":amb.len()}]})).unwrap(),
     )
     .unwrap();
-    let e = app::scan(&reference2, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference2, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("ambiguous") && e.contains(&d), "{e}");
 }
 
@@ -222,7 +222,7 @@ fn paths_climbing_out_of_the_root_stay_inside() {
         E::File("./etc//x/.", b"x"),
     ]);
     let reference = layout(&tmp.path().join("img"), &Image::new("amd64", vec![(layer, Comp::None)]));
-    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
     let fs = loaded.merged(&loaded.resolution.targets[0]);
     assert!(fs.get("etc/passwd").is_some());
     assert!(fs.get("etc/x").is_some());

@@ -3,15 +3,15 @@
 //! busybox, static and multi-platform fixtures, each app image one more layer on a base), one
 //! image with a corrupted blob, one tag pointing at the same digest as another, one manifest in two repositories.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::registry::Registry;
-use common::{Comp, E};
+use crate::common::registry::Registry;
+use crate::common::{Comp, E};
 use serde_json::Value;
 
 /// An image of the mirror: where it is pushed, what it was built from, what to expect.

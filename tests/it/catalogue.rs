@@ -1,15 +1,15 @@
-//! More cases of shared/HOSTILE-INPUTS.md (numbers are the catalogue's): tar oddities, unknown
+//! More cases of docs/hostile-inputs.md (numbers are the catalogue's): tar oddities, unknown
 //! media types, broken documents, crafted ELF headers. tests/hostile.rs has the first batch.
 
-mod common;
+use crate::common;
 
-use common::{layout, only_platform, scan, sha256, Comp, Image, E};
-use layerscope::app::{self, ScanOptions};
+use crate::common::{layout, only_platform, scan, sha256, Comp, Image, E};
 use layerscope::diag::Severity;
 use layerscope::fs::NodeKind;
+use layerscope::pipeline::{self, ScanOptions};
 
 fn view(reference: &str) -> layerscope::fs::MergedFs {
-    let loaded = app::load(reference, &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(reference, &ScanOptions::default()).unwrap();
     loaded.merged(&loaded.resolution.targets[0])
 }
 
@@ -157,7 +157,7 @@ fn unknown_layer_media_types_are_skipped_not_parsed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("a");
     let reference = layout(&dir, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::Gzip)]));
-    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
     let t = &loaded.resolution.targets[0];
     let manifest_path = dir.join("blobs/sha256").join(&t.manifest_digest[7..]);
     let m = std::fs::read_to_string(&manifest_path)
@@ -193,20 +193,20 @@ fn broken_documents() {
     let mut m = manifest.clone();
     m["size"] = (-1).into();
     rewrite(m);
-    assert!(app::scan(&reference, &ScanOptions::default()).is_err());
+    assert!(pipeline::scan(&reference, &ScanOptions::default()).is_err());
     let mut m = manifest.clone();
     m["size"] = (manifest["size"].as_u64().unwrap() - 1).into();
     rewrite(m);
-    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("size mismatch"), "{e}");
     // 37: a manifest descriptor claiming 200 MiB is refused before reading.
     let mut m = manifest.clone();
     m["size"] = (200u64 << 20).into();
     rewrite(m);
-    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("json-bytes"), "{e}");
     rewrite(manifest);
-    assert!(app::scan(&reference, &ScanOptions::default()).is_ok());
+    assert!(pipeline::scan(&reference, &ScanOptions::default()).is_ok());
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn rootfs_type_and_layer_count_are_checked() {
     for (n, edit) in [("type", r#""type":"foo""#), ("count", r#""type":"layers","diff_ids":[]"#)] {
         let dir = tmp.path().join(n);
         let reference = layout(&dir, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::None)]));
-        let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+        let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
         let t = &loaded.resolution.targets[0];
         let cfg_path = dir.join("blobs/sha256").join(&t.config_digest[7..]);
         let cfg = std::fs::read_to_string(&cfg_path).unwrap();
@@ -242,7 +242,7 @@ fn rootfs_type_and_layer_count_are_checked() {
                 serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":md,"size":m.len()}),
             ],
         );
-        let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+        let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
         let want = if n == "type" { "rootfs.type" } else { "layers length mismatch" };
         assert!(e.contains(want), "{n}: {e}");
     }
@@ -265,7 +265,7 @@ fn elf_header() -> Vec<u8> {
 fn crafted_elf_headers_are_diagnostics_not_crashes() {
     use layerscope::limits::Limits;
     let feed = |bytes: &[u8]| {
-        let mut c = layerscope::layer::elfcap::ElfCapture::new(bytes.len() as u64, &Limits::default()).unwrap();
+        let mut c = layerscope::elf::capture::ElfCapture::new(bytes.len() as u64, &Limits::default()).unwrap();
         for chunk in bytes.chunks(7) {
             c.feed(chunk);
         }

@@ -1,11 +1,11 @@
 //! The command line: exit codes, JSON on stdout only, errors on stderr, the JSON contract's
 //! field names, a closed stdout.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 
-use common::testdata;
+use crate::common::testdata;
 
 fn layerscope(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).env("NO_COLOR", "1").output().unwrap()
@@ -97,7 +97,7 @@ fn partial_failure_exits_3_and_names_image_layer_and_path() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("img");
     common::copy_dir(&testdata("images/compression/oci"), &dir);
-    let loaded = layerscope::app::load(&format!("oci:{}", dir.display()), &Default::default()).unwrap();
+    let loaded = layerscope::pipeline::load(&format!("oci:{}", dir.display()), &Default::default()).unwrap();
     let digest = loaded.resolution.targets[0].layers[0].descriptor.digest().to_string();
     let blob = dir.join("blobs/sha256").join(&digest[7..]);
     let bytes = std::fs::read(&blob).unwrap();

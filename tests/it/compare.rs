@@ -5,14 +5,14 @@
 //! Expected values are read from the fixtures' own bytes here (index, manifests, configs and
 //! layer tars walked with the `tar` and `flate2` crates), not taken from layerscope.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{layout, tar, testdata, Comp, Image, E};
+use crate::common::{layout, tar, testdata, Comp, Image, E};
 use layerscope::compare::{self, CompareOptions, CompareReport, Comparison, Mode, PathEntry};
 use layerscope::oci::platform::{Platform, PlatformFilter};
 
@@ -296,7 +296,7 @@ fn two_images_compare_per_shared_platform() {
 
     // glibc (amd64 only) against multiarch, on linux/amd64.
     let opts = CompareOptions {
-        scan: layerscope::app::ScanOptions {
+        scan: layerscope::pipeline::ScanOptions {
             platforms: PlatformFilter::parse("linux/amd64").unwrap(),
             ..Default::default()
         },
@@ -384,7 +384,7 @@ fn expected_platform_missing_is_arch_missing_and_fails_on_high() {
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     // A platform named with --platforms that the image lacks is ARCH-MISSING too.
     let opts = CompareOptions {
-        scan: layerscope::app::ScanOptions {
+        scan: layerscope::pipeline::ScanOptions {
             platforms: PlatformFilter::parse("linux/arm64,linux/riscv64").unwrap(),
             ..Default::default()
         },

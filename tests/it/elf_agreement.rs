@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
+use layerscope::elf::capture::ElfCapture;
 use layerscope::elf::ElfInfo;
-use layerscope::layer::elfcap::ElfCapture;
 use layerscope::limits::Limits;
 
 /// Directories walked (recursively, following no symlinks), with the most files taken from each.

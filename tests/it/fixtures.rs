@@ -1,9 +1,7 @@
 //! Per-fixture facts: the exact libc verdict, loaders, shells, package managers and ELF facts of
-//! the images under testdata/, built by scripts/build-fixtures.sh from real toolchains.
+//! the images under testdata/, built by scripts/fixtures/build-fixtures.sh from real toolchains.
 
-mod common;
-
-use common::{binary, only_platform, scan, testdata};
+use crate::common::{binary, only_platform, scan, testdata};
 use layerscope::elf::{ElfKind, Linkage};
 use layerscope::layer::pkgdb::DbKind;
 use layerscope::report::PlatformReport;
@@ -125,7 +123,7 @@ fn whiteouts_opaque_dirs_and_hardlinks() {
     let r = scan(&oci("layers"));
     let p = only_platform(&r);
     clean(p);
-    let loaded = layerscope::app::load(&oci("layers"), &Default::default()).unwrap();
+    let loaded = layerscope::pipeline::load(&oci("layers"), &Default::default()).unwrap();
     let fs = loaded.merged(&loaded.resolution.targets[0]);
     let size = |path: &str| match fs.get(path).map(|n| &n.kind) {
         Some(layerscope::fs::NodeKind::File(f)) => Some(f.size),
@@ -176,7 +174,7 @@ fn multiarch_index_with_attestation_and_shared_layer() {
     assert!(r.platforms[0].binaries.iter().all(|b| b.machine == "amd64"));
 
     // The shared layer is read once: one delta per distinct digest.
-    let loaded = layerscope::app::load(&oci("multiarch"), &Default::default()).unwrap();
+    let loaded = layerscope::pipeline::load(&oci("multiarch"), &Default::default()).unwrap();
     let referenced: usize = loaded.resolution.targets.iter().map(|t| t.layers.len()).sum();
     assert_eq!((referenced, loaded.deltas.len()), (6, 5));
 }
@@ -186,15 +184,17 @@ fn platform_filter_uses_docker_syntax() {
     use layerscope::oci::platform::PlatformFilter;
     for spec in ["arm64", "linux/arm64", "linux/arm64/v8"] {
         let opts =
-            layerscope::app::ScanOptions { platforms: PlatformFilter::parse(spec).unwrap(), ..Default::default() };
-        let r = layerscope::app::scan(&oci("multiarch"), &opts).unwrap();
+            layerscope::pipeline::ScanOptions { platforms: PlatformFilter::parse(spec).unwrap(), ..Default::default() };
+        let r = layerscope::pipeline::scan(&oci("multiarch"), &opts).unwrap();
         assert_eq!(r.platforms.len(), 1, "{spec}");
         assert_eq!(r.platforms[0].platform, "linux/arm64/v8");
         assert_eq!(r.platforms_skipped, vec!["linux/amd64"]);
     }
-    let opts =
-        layerscope::app::ScanOptions { platforms: PlatformFilter::parse("linux/s390x").unwrap(), ..Default::default() };
-    let e = layerscope::app::scan(&oci("multiarch"), &opts).unwrap_err().to_string();
+    let opts = layerscope::pipeline::ScanOptions {
+        platforms: PlatformFilter::parse("linux/s390x").unwrap(),
+        ..Default::default()
+    };
+    let e = layerscope::pipeline::scan(&oci("multiarch"), &opts).unwrap_err().to_string();
     assert!(e.contains("no manifest for linux/s390x") && e.contains("linux/arm64/v8"), "{e}");
 }
 
@@ -289,6 +289,6 @@ fn every_format_gives_the_same_facts() {
 fn tags_select_images_and_unknown_tags_are_clear_errors() {
     let dir = testdata("images/static/oci").display().to_string();
     assert_eq!(scan(&format!("oci:{dir}:latest")).platforms.len(), 1);
-    let e = layerscope::app::scan(&format!("oci:{dir}:nope"), &Default::default()).unwrap_err().to_string();
+    let e = layerscope::pipeline::scan(&format!("oci:{dir}:nope"), &Default::default()).unwrap_err().to_string();
     assert!(e.contains("no image tagged \"nope\"") && e.contains("latest"), "{e}");
 }

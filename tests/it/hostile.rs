@@ -1,13 +1,13 @@
-//! Cases from shared/HOSTILE-INPUTS.md that apply to the local sources: each one a fixture built
+//! Cases from docs/hostile-inputs.md that apply to the local sources: each one a fixture built
 //! here and an assertion on the outcome (numbers in comments are the catalogue's).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 
-use common::{layout, only_platform, scan, sha256, Comp, Image, E};
-use layerscope::app::{self, ScanOptions};
+use crate::common::{layout, only_platform, scan, sha256, Comp, Image, E};
 use layerscope::diag::Severity;
+use layerscope::pipeline::{self, ScanOptions};
 
 fn errors(p: &layerscope::report::PlatformReport) -> Vec<String> {
     p.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.message.clone()).collect()
@@ -134,7 +134,7 @@ fn tar_headers_that_lie() {
     assert!(msgs.iter().any(|m| m.contains("whiteout without a name")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("unknown tar entry type 'Z'")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("more than once; the last entry wins")), "{msgs:?}");
-    let loaded = app::load(&format!("oci:{}", tmp.path().join("b").display()), &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&format!("oci:{}", tmp.path().join("b").display()), &ScanOptions::default()).unwrap();
     let fs = loaded.merged(&loaded.resolution.targets[0]);
     assert!(matches!(fs.get("twice").unwrap().kind, layerscope::fs::NodeKind::Dir), "the last entry wins");
 }
@@ -147,7 +147,7 @@ fn archives_that_point_outside_themselves() {
     let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["../../../../etc/passwd"]}]"#;
     let t = tmp.path().join("escape.tar");
     std::fs::write(&t, common::tar(&[E::File("manifest.json", manifest), E::File("c.json", cfg)])).unwrap();
-    let e = app::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(t.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("points outside the archive") && e.contains("../../../../etc/passwd"), "{e}");
     // A layer.tar symlinked inside the archive is accepted (old docker save de-duplication),
     // one pointing out of it is not.
@@ -182,13 +182,13 @@ fn archives_that_point_outside_themselves() {
         ]),
     )
     .unwrap();
-    let e = app::scan(bad.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(bad.to_str().unwrap(), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("outside the archive"), "{e}");
 
     // 28: an OCI archive whose blob is a symlink to another member is refused for that blob.
     let img = tmp.path().join("img");
     layout(&img, &Image::new("amd64", vec![(common::tar(&[E::File("a", b"a")]), Comp::Gzip)]));
-    let loaded = app::load(&format!("oci:{}", img.display()), &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&format!("oci:{}", img.display()), &ScanOptions::default()).unwrap();
     let layer_digest = loaded.resolution.targets[0].layers[0].descriptor.digest().to_string();
     let mut entries_owned: Vec<(String, Vec<u8>)> = Vec::new();
     for e in walk(&img) {
@@ -234,7 +234,7 @@ fn index_cycles_depth_and_attestation_only_indexes() {
     att["platform"] = serde_json::json!({"architecture":"unknown","os":"unknown"});
     att["annotations"] = serde_json::json!({"vnd.docker.reference.type":"attestation-manifest"});
     common::write_layout(&dir, vec![att]);
-    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("no manifest for any platform"), "{e}");
     // 44: 64 nested indexes stop at the depth limit with an error naming it.
     let mut child = d.clone();
@@ -246,7 +246,7 @@ fn index_cycles_depth_and_attestation_only_indexes() {
             serde_json::json!({"mediaType":"application/vnd.oci.image.index.v1+json","digest":digest,"size":idx.len()});
     }
     common::write_layout(&dir, vec![child]);
-    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index-depth"), "{e}");
     // 41: a malformed digest is refused before any path is built from it.
     common::write_layout(
@@ -255,11 +255,11 @@ fn index_cycles_depth_and_attestation_only_indexes() {
             serde_json::json!({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../etc/passwd","size":10}),
         ],
     );
-    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index.json") && e.contains("malformed"), "{e}");
     // 48: deeply nested JSON is a parse error, not a stack overflow.
     std::fs::write(dir.join("index.json"), "[".repeat(100_000)).unwrap();
-    let e = app::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&format!("oci:{}", dir.display()), &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index.json"), "{e}");
 }
 
@@ -377,7 +377,7 @@ fn damaged_gzip_and_zstd_trailers_fail_their_layer_only() {
             "{what}: no error saying {says:?}: {errs:?}"
         );
         assert!(r.incomplete(), "{what}: the scan must be partial (exit 3)");
-        let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+        let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
         let fs = loaded.merged(&loaded.resolution.targets[0]);
         assert!(fs.get("before.txt").is_some() && fs.get("after.txt").is_some(), "{what}: other layers read");
     }
@@ -506,7 +506,7 @@ fn section(name: u32, sh_type: u32, offset: u64, size: u64, entsize: u64) -> [u8
 /// ELF facts as the scanner gets them: the capture fed in odd chunks, then parsed.
 fn elf_facts(bytes: &[u8]) -> Result<layerscope::elf::ElfInfo, String> {
     let limits = layerscope::limits::Limits::default();
-    let mut c = layerscope::layer::elfcap::ElfCapture::new(bytes.len() as u64, &limits).unwrap();
+    let mut c = layerscope::elf::capture::ElfCapture::new(bytes.len() as u64, &limits).unwrap();
     for chunk in bytes.chunks(1000) {
         c.feed(chunk);
     }
@@ -605,7 +605,7 @@ fn sixty_five_thousand_program_headers() {
     }
     let started = std::time::Instant::now();
     let limits = layerscope::limits::Limits::default();
-    let mut c = layerscope::layer::elfcap::ElfCapture::new(size as u64, &limits).unwrap();
+    let mut c = layerscope::elf::capture::ElfCapture::new(size as u64, &limits).unwrap();
     for chunk in f.chunks(256 << 10) {
         c.feed(chunk);
     }
@@ -739,7 +739,7 @@ fn gnu_tar_sparse_files_in_every_format() {
         );
         let r = scan(&reference);
         assert!(errors(only_platform(&r)).is_empty(), "{name}: {:?}", only_platform(&r).diagnostics);
-        let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+        let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
         let fs = loaded.merged(&loaded.resolution.targets[0]);
         let paths: Vec<&String> = fs.iter().map(|(p, _)| p).collect();
         assert_eq!(paths, ["", "after", "big"], "{name}");
@@ -792,14 +792,14 @@ fn an_index_of_100_000_entries() {
     let raised = ["json-bytes=67108864"];
     let timed = |platforms: &str| {
         let started = std::time::Instant::now();
-        let r = app::scan(&reference, &opts_with(&raised, platforms));
+        let r = pipeline::scan(&reference, &opts_with(&raised, platforms));
         (r, started.elapsed())
     };
 
     index(100_000);
     let bytes = std::fs::metadata(dir.join("index.json")).unwrap().len();
     assert!(bytes > 16 << 20, "{bytes}");
-    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index.json") && e.contains("json-bytes"), "{e}");
     // Every platform: the real one is scanned, the others fail to open (counted past 100).
     let (r, big) = timed("all");
@@ -836,7 +836,7 @@ fn json_with_huge_numbers_duplicate_keys_and_unknown_fields() {
     let d = common::write_image(&dir, &img);
     common::write_layout(&dir, vec![d.clone()]);
     let reference = format!("oci:{}", dir.display());
-    let loaded = app::load(&reference, &ScanOptions::default()).unwrap();
+    let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
     let t = &loaded.resolution.targets[0];
     let blob = |digest: &str| std::fs::read_to_string(dir.join("blobs/sha256").join(&digest[7..])).unwrap();
     let (manifest, config) = (blob(&t.manifest_digest), blob(&t.config_digest));
@@ -860,7 +860,7 @@ fn json_with_huge_numbers_duplicate_keys_and_unknown_fields() {
             m.len()
         );
         std::fs::write(dir.join("index.json"), index).unwrap();
-        app::scan(&reference, &ScanOptions::default())
+        pipeline::scan(&reference, &ScanOptions::default())
     };
     // Unknown fields everywhere are ignored; in an annotation map a repeated key keeps the last.
     let unknown_manifest = manifest.replacen('{', r#"{"x-future":{"nested":[{}]},"#, 1);
@@ -888,13 +888,13 @@ fn json_with_huge_numbers_duplicate_keys_and_unknown_fields() {
     assert!(e.contains("duplicate field `mediaType`"), "{e}");
     let index = std::fs::read_to_string(dir.join("index.json")).unwrap();
     std::fs::write(dir.join("index.json"), index.replacen('{', r#"{"manifests":[],"#, 1)).unwrap();
-    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("index.json") && e.contains("duplicate field `manifests`"), "{e}");
     // Numbers: a 5 MiB one in index.json is over json-bytes before any parsing; a 3 MiB one in a
     // manifest (within the limit) is a parse error, in linear time.
     let huge = "9".repeat(5 << 20);
     std::fs::write(dir.join("index.json"), format!(r#"{{"schemaVersion":{huge},"manifests":[]}}"#)).unwrap();
-    let e = app::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).unwrap_err().to_string();
     assert!(e.contains("json-bytes"), "{e}");
     let big = "9".repeat(3 << 20);
     let started = std::time::Instant::now();
@@ -931,7 +931,7 @@ fn platform_choice_among_near_duplicates_is_the_closest_then_the_first() {
     let digest = |d: &serde_json::Value| d["digest"].as_str().unwrap().to_string();
     let reference = format!("oci:{}", dir.display());
     let chosen = |platform: &str| -> (Vec<String>, layerscope::report::ImageReport) {
-        let r = app::scan(&reference, &opts_with(&[], platform)).unwrap();
+        let r = pipeline::scan(&reference, &opts_with(&[], platform)).unwrap();
         (r.platforms.iter().map(|p| p.manifest_digest.clone()).collect(), r)
     };
     common::write_layout(
@@ -1138,7 +1138,7 @@ fn replay(what: &str, opt: u8, file: &[u8]) {
         if opt & 1 != 0 && file.len() < (256 << 10) + 4096 {
             file.resize((256 << 10) + 4096, 0);
         }
-        let mut c = layerscope::layer::elfcap::ElfCapture::new(file.len() as u64, &limits).unwrap();
+        let mut c = layerscope::elf::capture::ElfCapture::new(file.len() as u64, &limits).unwrap();
         let chunk = [61, 509, 4093, 65521][(opt as usize >> 2) & 3] + (opt as usize >> 4) * 7;
         for piece in file.chunks(chunk) {
             c.feed(piece);

@@ -1,4 +1,4 @@
-//! Bounded memory (HOSTILE-INPUTS.md cases 20, 22, 23 and 29): the built binary scans hostile
+//! Bounded memory (docs/hostile-inputs.md cases 20, 22, 23 and 29): the built binary scans hostile
 //! layers (a gzip bomb, a 64 MiB PAX record, sparse maps of 10^7 regions, 5 million entries),
 //! each in its own OCI layout, as a child process whose peak RSS must stay under 256 MB, and
 //! each scan ends in a clear error naming the limit, with exit code 3 (the scan finished, a

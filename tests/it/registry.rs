@@ -2,13 +2,13 @@
 //! registry) started here on 127.0.0.1 with a free port and temporary storage, fixtures pushed
 //! with skopeo, and a loopback proxy that injects faults (a cut blob, 429, extra bytes, a stall,
 //! a wrong `Docker-Content-Digest`, redirects, a rewritten Content-Type, 200 to a Range request)
-//! and can act as a Bearer-token auth front with its own token endpoint (HOSTILE-INPUTS cases 39
+//! and can act as a Bearer-token auth front with its own token endpoint (docs/hostile-inputs.md cases 39
 //! and 50-60). Nothing here reaches beyond loopback (127.0.0.1, and 127.0.0.2 as a loopback
 //! address that is not named as such).
 //! `docker-registry` and `skopeo` are required (scripts/test.sh installs them): the tests fail
 //! without them, they never skip.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,12 +18,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use layerscope::app::{self, ScanOptions};
 use layerscope::diag::Severity;
 use layerscope::oci::platform::PlatformFilter;
+use layerscope::pipeline::{self, ScanOptions};
 use layerscope::report::ImageReport;
 
-use common::registry::{docker_config, Registry, PASSWORD, USER};
+use crate::common::registry::{docker_config, Registry, PASSWORD, USER};
 
 fn scan(reference: &str) -> ImageReport {
     common::scan(reference)
@@ -31,7 +31,7 @@ fn scan(reference: &str) -> ImageReport {
 
 fn scan_platforms(reference: &str, platforms: &str) -> ImageReport {
     let opts = ScanOptions { platforms: PlatformFilter::parse(platforms).unwrap(), ..Default::default() };
-    app::scan(reference, &opts).unwrap_or_else(|e| panic!("scan {reference}: {e}"))
+    pipeline::scan(reference, &opts).unwrap_or_else(|e| panic!("scan {reference}: {e}"))
 }
 
 fn errors(r: &ImageReport) -> Vec<String> {
@@ -170,12 +170,12 @@ fn unknown_tag_is_a_clear_error() {
     let reg = Registry::start(false);
     reg.push("musl", "1.0.0");
     let reference = format!("docker://{}/musl:no-such-tag", reg.host());
-    let e = app::scan(&reference, &ScanOptions::default()).expect_err("an error").to_string();
+    let e = pipeline::scan(&reference, &ScanOptions::default()).expect_err("an error").to_string();
     assert!(e.contains("manifest unknown") && e.contains("no-such-tag") && e.contains("musl"), "{e}");
     let out = layerscope(&["scan", &reference], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("manifest unknown"));
-    let e = app::scan(&format!("docker://{}/nothing-here:1", reg.host()), &ScanOptions::default())
+    let e = pipeline::scan(&format!("docker://{}/nothing-here:1", reg.host()), &ScanOptions::default())
         .expect_err("an error")
         .to_string();
     assert!(e.contains("manifest unknown"), "{e}");
@@ -239,7 +239,7 @@ fn an_absurd_retry_after_is_a_clear_error() {
         reg.port,
         Faults { too_many_once: Some("/manifests/".into()), retry_after: Some(86400), ..Default::default() },
     );
-    let e = app::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &ScanOptions::default())
+    let e = pipeline::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &ScanOptions::default())
         .expect_err("an error")
         .to_string();
     assert!(e.contains("429") && e.contains("86400 s") && e.contains("try again later"), "{e}");
@@ -255,7 +255,7 @@ fn references_that_are_not_images() {
         ("docker://127.0.0.1:1/repo@sha256:1234", "valid"),
         ("docker://127.0.0.1:1/a//b:1", "valid"),
     ] {
-        let e = app::scan(bad, &ScanOptions::default()).expect_err("an error").to_string();
+        let e = pipeline::scan(bad, &ScanOptions::default()).expect_err("an error").to_string();
         assert!(e.contains(says) && !e.contains("sending request"), "{bad}: {e}");
     }
 }
@@ -417,7 +417,7 @@ fn a_docker_content_digest_that_differs_is_an_error() {
     reg.push("musl", "1.0.0");
     let proxy =
         Proxy::start(reg.port, Faults { wrong_digest_header: Some("/manifests/".into()), ..Default::default() });
-    let e = app::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &ScanOptions::default())
+    let e = pipeline::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &ScanOptions::default())
         .expect_err("an error")
         .to_string();
     assert!(e.contains("Docker-Content-Digest") && e.contains(&"0".repeat(64)), "{e}");
@@ -438,7 +438,7 @@ fn a_stalled_blob_is_a_read_timeout() {
         ..Default::default()
     };
     let started = Instant::now();
-    let r = app::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &opts).unwrap();
+    let r = pipeline::scan(&format!("docker://127.0.0.1:{}/musl:1.0.0", proxy.port), &opts).unwrap();
     let errs = errors(&r);
     assert!(
         errs.iter().any(|e| e.contains(&big) && e.contains("read timeout") && e.contains("3 resumes")),
@@ -464,7 +464,7 @@ fn redirects_keep_credentials_home_and_are_bounded() {
             redirect: Some((big.clone(), to.to_string())),
             ..Default::default()
         });
-        app::scan(&reference, &ScanOptions::default()).unwrap()
+        pipeline::scan(&reference, &ScanOptions::default()).unwrap()
     };
 
     // To blob storage on another host: followed, without the token.
@@ -938,7 +938,7 @@ fn manifest_media_types_that_disagree_are_errors() {
     // while it says it is an OCI index: nothing can be read.
     for ct in [oci_manifest, docker_list] {
         proxy.set(Faults { content_type: Some(("/manifests/1.0.0".into(), ct.into())), ..Default::default() });
-        let e = app::scan(&reference, &ScanOptions::default()).expect_err(ct).to_string();
+        let e = pipeline::scan(&reference, &ScanOptions::default()).expect_err(ct).to_string();
         assert!(e.contains(ct) && e.contains("media type"), "{ct}: {e}");
     }
 

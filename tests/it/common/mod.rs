@@ -8,7 +8,7 @@ pub mod registry;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use layerscope::app::{self, ScanOptions};
+use layerscope::pipeline::{self, ScanOptions};
 use layerscope::report::{Binary, ImageReport, PlatformReport};
 use sha2::{Digest, Sha256};
 
@@ -17,7 +17,7 @@ pub fn testdata(rel: &str) -> PathBuf {
 }
 
 pub fn scan(reference: &str) -> ImageReport {
-    app::scan(reference, &ScanOptions::default()).unwrap_or_else(|e| panic!("scan {reference}: {e}"))
+    pipeline::scan(reference, &ScanOptions::default()).unwrap_or_else(|e| panic!("scan {reference}: {e}"))
 }
 
 pub fn only_platform(r: &ImageReport) -> &PlatformReport {

@@ -1,0 +1,16 @@
+//! The integration tests, one binary (one link, one build): each module a subject.
+
+mod analysis;
+mod bad_input;
+mod batch;
+mod catalogue;
+mod cli;
+mod common;
+mod compare;
+mod elf_agreement;
+mod fixtures;
+mod hostile;
+mod layering;
+mod memory;
+mod registry;
+mod schema;
