@@ -10,8 +10,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sha2::{Digest as _, Sha256};
 
+use layerscope::elf::capture::ElfCapture;
 use layerscope::fs::MergedFs;
-use layerscope::layer::elfcap::ElfCapture;
 use layerscope::layer::{delta_from_tar, LayerDelta};
 use layerscope::limits::Limits;
 

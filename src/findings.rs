@@ -201,7 +201,7 @@ mod tests {
         for id in design.split_whitespace() {
             assert!(rule(id).is_some(), "{id}");
         }
-        // One addition to DESIGN.md's list: RUN-INTERPRETER-MISSING.
+        // An addition to the first list of IDs (docs/report.md §5): RUN-INTERPRETER-MISSING.
         assert_eq!(RULES.len(), design.split_whitespace().count() + 1);
     }
 }

@@ -1,11 +1,14 @@
 //! layerscope: what is really inside a container image.
 //!
-//! Data flows one way: [`source`] opens an image and [`oci::resolve`] walks it down to one
-//! target per platform; [`layer`] reads each distinct layer once (in parallel) into a delta;
-//! [`fs`] merges a platform's deltas into the view a container sees; [`detect`] turns that view
-//! into facts; [`report`] holds them and [`render`] writes them. [`app`] wires the stages.
+//! Data flows one way, and so do the module dependencies (checked by `tests/it/layering.rs`):
+//! [`source`] opens an image and [`source::resolve`] walks it down to one target per platform;
+//! [`blob`] verifies and decompresses a layer, [`tarwalk`] walks its entries and [`layer`]
+//! keeps what the detectors need of them (with [`elf`] facts); [`fs`] merges a platform's layers
+//! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;
+//! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`]
+//! and [`batch`] are built on it. Below everything: [`error`], [`limits`], [`diag`],
+//! [`units`], [`progress`], [`pattern`], [`oci`] and [`findings`].
 
-pub mod app;
 pub mod batch;
 pub mod blob;
 pub mod compare;
@@ -18,7 +21,12 @@ pub mod fs;
 pub mod layer;
 pub mod limits;
 pub mod oci;
+pub mod pattern;
+pub mod pipeline;
+pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod report;
 pub mod source;
+pub mod tarwalk;
+pub mod units;

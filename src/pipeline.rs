@@ -1,30 +1,30 @@
-//! Where the stages meet: open the source, resolve platforms, read every distinct layer once
-//! (in parallel), merge each platform's layers in order, run the detectors, build the report.
+//! The scan pipeline, stage after stage: open the source, resolve platforms, read every
+//! distinct layer once (in parallel), merge each platform's layers in order, run the
+//! detectors, build the report. Also the decompress-only floor the benchmarks measure against.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::detect::{self, Context, Policy};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fs::MergedFs;
-use crate::layer::{self, LayerDelta, LayerSummary};
+use crate::layer::{self, LayerDelta};
 use crate::limits::Limits;
 use crate::oci::platform::PlatformFilter;
-use crate::oci::resolve::{self, Target};
-use crate::report::{ImageReport, PlatformReport, SCHEMA_VERSION};
+use crate::progress::Observer;
+use crate::report::{ImageReport, LayerSummary, PlatformReport, SCHEMA_VERSION};
 use crate::source;
+use crate::source::resolve::{self, Target};
 
 /// How to scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     pub platforms: PlatformFilter,
     pub limits: Limits,
-    /// Show progress bars on stderr (only when it is a terminal).
-    pub progress: bool,
+    /// Told of each layer as it is read (the binary draws bars from it).
+    pub progress: Observer,
     pub policy: Policy,
     /// Registry access (`--insecure-registry`).
     pub registry: source::registry::RegistryOptions,
@@ -145,7 +145,7 @@ pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
         index_annotations: &loaded.resolution.index_annotations,
         platforms: &platforms,
     });
-    findings.extend(loaded.registry.as_ref().map(source::registry::findings).unwrap_or_default());
+    findings.extend(loaded.registry.as_ref().map(crate::provenance::registry_findings).unwrap_or_default());
     let attestations = loaded
         .resolution
         .attestations
@@ -184,25 +184,14 @@ fn read_layers(
             }
         }
     }
-    let multi = MultiProgress::with_draw_target(if opts.progress && std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let style = ProgressStyle::with_template("{prefix:>21} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
     unique
         .par_iter()
         .map(|l| {
             let digest = l.descriptor.digest().to_string();
             let key = (digest.clone(), l.diff_id.clone());
             let delta = cache.get_or_read(&key, &|| {
-                let bar = multi.add(ProgressBar::new(l.descriptor.size()).with_style(style.clone()));
-                bar.set_prefix(crate::oci::short_digest(&digest).to_string());
-                let delta = layer::analyse(source, l, &opts.limits, &|n| bar.inc(n));
-                bar.finish_and_clear();
-                delta
+                let task = opts.progress.layer(crate::oci::short_digest(&digest), l.descriptor.size());
+                layer::analyse(source, l, &opts.limits, &|n| task.advance(n))
             });
             (digest, delta)
         })

@@ -1,8 +1,10 @@
 //! Image-level findings about who published an image and how it is referenced: `latest` and
-//! floating tags, references not pinned by digest, missing source/revision provenance.
+//! floating tags, references not pinned by digest, missing source/revision provenance, and
+//! what the registry's facts say (no signature, no referrers).
 
-use crate::findings::{Finding, SRC_NO_PROVENANCE, TAG_FLOATING, TAG_LATEST, TAG_NOT_DIGEST};
+use crate::findings::{Finding, SRC_NO_PROVENANCE, SRC_UNSIGNED, TAG_FLOATING, TAG_LATEST, TAG_NOT_DIGEST};
 use crate::report::PlatformReport;
+use crate::source::registry::RegistryFacts;
 
 const SOURCE: &str = "org.opencontainers.image.source";
 const REVISION: &str = "org.opencontainers.image.revision";
@@ -72,6 +74,20 @@ pub fn findings(i: &Inputs) -> Vec<Finding> {
         out.push(Finding::new(
             SRC_NO_PROVENANCE,
             format!("no {} annotation or label: the image cannot be traced to its source", missing.join(" or ")),
+            vec![],
+        ));
+    }
+    out
+}
+
+/// The image-level findings a registry's facts lead to: `SRC-UNSIGNED` when neither a
+/// signature tag nor a referrer exists (and both look-ups answered).
+pub fn registry_findings(f: &RegistryFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if f.signature_tag.is_none() && f.referrers == Some(0) && f.notes.is_empty() {
+        out.push(Finding::new(
+            SRC_UNSIGNED,
+            format!("{}/{}: no cosign signature tag (sha256-….sig) and no OCI referrers", f.registry, f.repository),
             vec![],
         ));
     }

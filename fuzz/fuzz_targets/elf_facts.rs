@@ -3,7 +3,7 @@
 //! zeros past the capture's whole-file size (so the sparse capture runs), and a small head limit.
 #![no_main]
 
-use layerscope::layer::elfcap::ElfCapture;
+use layerscope::elf::capture::ElfCapture;
 use layerscope::limits::Limits;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! scanner's walk (ELF and detector captures), the merge and path resolution.
 #![no_main]
 
-use layerscope::layer::tar::TarReader;
+use layerscope::tarwalk::TarReader;
 use layerscope::limits::Limits;
 use libfuzzer_sys::fuzz_target;
 

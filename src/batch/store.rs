@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::app::LayerKey;
 use crate::layer::LayerDelta;
+use crate::pipeline::LayerKey;
 use crate::report::{ImageReport, PlatformReport};
 
 /// Errors of the store.
@@ -269,7 +269,7 @@ impl Store {
         digest: &str,
         report: &ImageReport,
     ) -> Result<(), StoreError> {
-        let errors: Vec<String> = super::errors(report).collect();
+        let errors: Vec<String> = super::run::errors(report).collect();
         let status = if errors.is_empty() { "ok" } else { "failed" };
         let error = errors.first().map(|m| {
             if errors.len() > 1 {

@@ -226,7 +226,7 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
             ]);
             for r in rows {
                 let status = match &r.error {
-                    Some(e) => format!("{}: {}", r.status, clip(e, 100)),
+                    Some(e) => format!("{}: {}", r.status, crate::units::clip(e, 100)),
                     None => r.status.clone(),
                 };
                 t.add_row([
@@ -235,10 +235,10 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
                         r.digest.as_deref().map(crate::oci::short_digest).unwrap_or("-").to_string()
                     }),
                     r.platforms.join(","),
-                    indicatif::HumanBytes(r.bytes).to_string(),
+                    crate::units::human(r.bytes),
                     r.libc.join(", "),
                     r.distroless.join(", "),
-                    indicatif::HumanBytes(r.reclaimable_bytes).to_string(),
+                    crate::units::human(r.reclaimable_bytes),
                     r.high_findings.to_string(),
                     status,
                 ]);
@@ -248,12 +248,5 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
             let pending = rows.iter().filter(|r| r.status == "pending").count();
             writeln!(out, "{} rows, {failed} failed, {pending} pending", rows.len())
         }
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }

@@ -1,13 +1,19 @@
 //! The `batch` and `summary` subcommands of the binary: their arguments, the calls into
 //! [`layerscope::batch`], and the exit codes (0 all stored, 3 some image failed, 2 nothing
-//! could run).
+//! could run; docs/report.md §2.6).
 
 use std::path::PathBuf;
 
-use layerscope::app::ScanOptions;
 use layerscope::batch::summary::{self, SummaryFormat};
 use layerscope::batch::{self, BatchOptions, RunStats, Shard};
 use layerscope::oci::platform::PlatformFilter;
+use layerscope::pipeline::ScanOptions;
+use layerscope::units::human;
+
+use super::common::Common;
+use super::errors::print;
+use super::exit::Exit;
+use super::progress::Bars;
 
 /// How `batch` reports its run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,7 +63,7 @@ pub struct BatchArgs {
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]
     format: RunFormat,
     #[command(flatten)]
-    common: crate::cli_common::Common,
+    common: Common,
 }
 
 #[derive(clap::Args)]
@@ -73,7 +79,7 @@ pub struct SummaryArgs {
     output: Option<PathBuf>,
 }
 
-pub fn run_batch(args: BatchArgs) -> anyhow::Result<u8> {
+pub fn run_batch(args: BatchArgs) -> anyhow::Result<Exit> {
     let from = match &args.from {
         Some(f) => Some(batch::read_wanted(f, &args.registry)?),
         None => None,
@@ -94,15 +100,19 @@ pub fn run_batch(args: BatchArgs) -> anyhow::Result<u8> {
         rescan: args.rescan,
         retry_failed: args.retry_failed,
         page_size: args.page_size as usize,
-        progress: !args.common.quiet,
+        progress: Bars::observer(!args.common.quiet),
     };
-    let stats = match batch::run(&args.registry, &opts) {
-        Ok(s) => s,
+    let outcome = match batch::run(&args.registry, &opts) {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!("layerscope: batch {}: {e}", args.registry);
-            return Ok(2);
+            print(format_args!("batch {}: {e}", args.registry));
+            return Ok(Exit::Unreadable);
         }
     };
+    for w in &outcome.warnings {
+        print(w);
+    }
+    let stats = outcome.stats;
     args.common.write(|out| match args.format {
         RunFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &stats)?;
@@ -110,7 +120,7 @@ pub fn run_batch(args: BatchArgs) -> anyhow::Result<u8> {
         }
         RunFormat::Text => write_stats(&stats, out),
     })?;
-    Ok(if stats.failures > 0 { 3 } else { 0 })
+    Ok(if stats.failures > 0 { Exit::Partial } else { Exit::Clean })
 }
 
 fn write_stats(s: &RunStats, out: &mut dyn std::io::Write) -> std::io::Result<()> {
@@ -127,22 +137,22 @@ fn write_stats(s: &RunStats, out: &mut dyn std::io::Write) -> std::io::Result<()
         s.layers_referenced,
         s.layer_references,
         s.layers_analysed,
-        indicatif::HumanBytes(s.bytes_analysed),
+        human(s.bytes_analysed),
         s.layers_from_store
     )?;
     writeln!(out, "store: {} ({:.1} s)", s.store, s.seconds)
 }
 
-pub fn run_summary(args: SummaryArgs) -> anyhow::Result<u8> {
+pub fn run_summary(args: SummaryArgs) -> anyhow::Result<Exit> {
     let paths: Vec<&std::path::Path> = args.stores.iter().map(PathBuf::as_path).collect();
     let rows = match summary::rows(&paths) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("layerscope: summary: {e}");
-            return Ok(2);
+            print(format_args!("summary: {e}"));
+            return Ok(Exit::Unreadable);
         }
     };
-    let common = crate::cli_common::Common { output: args.output.clone(), ..Default::default() };
+    let common = Common { output: args.output.clone(), ..Default::default() };
     common.write(|out| summary::write(&rows, args.format, out))?;
-    Ok(0)
+    Ok(Exit::Clean)
 }

@@ -1,12 +1,11 @@
-//! Arguments and output handling shared by the binary's subcommands: progress, output file,
-//! input limits, insecure registries, the one-line error printing and writing to stdout or a file.
+//! Options every image-reading subcommand shares (`--quiet`, `--output`, `--limit`, registry
+//! access) and writing the output to stdout or a file.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use layerscope::diag::{Diagnostic, Severity};
 use layerscope::limits::Limits;
 use layerscope::source::registry::RegistryOptions;
 
@@ -63,18 +62,5 @@ impl Common {
             }
         }
         Ok(())
-    }
-}
-
-/// Prints the error diagnostics as one line each, naming the image, platform, layer and path.
-pub fn print_errors<'a>(image: &str, platform: Option<&str>, diagnostics: impl IntoIterator<Item = &'a Diagnostic>) {
-    for d in diagnostics.into_iter().filter(|d| d.severity == Severity::Error) {
-        eprintln!(
-            "layerscope: {image}{}{}{}: {}",
-            platform.map(|p| format!(" {p}")).unwrap_or_default(),
-            d.layer.as_deref().map(|l| format!(" layer {l}")).unwrap_or_default(),
-            d.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
-            d.message
-        );
     }
 }

@@ -1,10 +1,16 @@
 //! The `compare` subcommand of the binary: its arguments, the call into
-//! [`layerscope::compare`], and the exit code (0, 1 for --fail-on, 2 unreadable, 3 partial).
+//! [`layerscope::compare`], and the exit code (docs/report.md §2.6).
 
-use layerscope::app::ScanOptions;
-use layerscope::compare::{self, CompareOptions, Format};
+use layerscope::compare::{self, CompareOptions};
 use layerscope::findings::FailOn;
 use layerscope::oci::platform::{Platform, PlatformFilter};
+use layerscope::pipeline::ScanOptions;
+use layerscope::render::compare::{render, Format};
+
+use super::common::Common;
+use super::errors::{print, print_errors};
+use super::exit::Exit;
+use super::progress::Bars;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -27,15 +33,15 @@ pub struct CompareArgs {
     #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
     fail_on: Option<FailOn>,
     #[command(flatten)]
-    common: crate::cli_common::Common,
+    common: Common,
 }
 
-pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
+pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
     let opts = CompareOptions {
         scan: ScanOptions {
             platforms: args.platforms.clone(),
             limits: args.common.limits()?,
-            progress: !args.common.quiet,
+            progress: Bars::observer(!args.common.quiet),
             registry: args.common.registry(),
             ..Default::default()
         },
@@ -45,24 +51,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let report = match compare::compare(&refs, &opts) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("layerscope: {e}");
-            return Ok(2);
+            print(&e);
+            return Ok(Exit::Unreadable);
         }
     };
     for s in &report.sides {
-        crate::cli_common::print_errors(&report.images[s.image].reference, Some(&s.platform), &s.diagnostics);
+        print_errors(&report.images[s.image].reference, Some(&s.platform), &s.diagnostics);
     }
     for i in &report.images {
-        crate::cli_common::print_errors(&i.reference, None, &i.diagnostics);
+        print_errors(&i.reference, None, &i.diagnostics);
     }
-    // As for scan: 3 (partial: findings may be incomplete) over 1 (--fail-on).
-    let code = if report.incomplete() {
-        3
-    } else if args.fail_on.as_ref().is_some_and(|f| report.all_findings().any(|x| f.trips(x))) {
-        1
-    } else {
-        0
-    };
-    args.common.write(|out| compare::render(&report, args.format, out))?;
-    Ok(code)
+    let mut exit = Exit::Clean;
+    if report.incomplete() {
+        exit = exit.and(Exit::Partial);
+    }
+    if args.fail_on.as_ref().is_some_and(|f| report.all_findings().any(|x| f.trips(x))) {
+        exit = exit.and(Exit::Tripped);
+    }
+    args.common.write(|out| render(&report, args.format, out))?;
+    Ok(exit)
 }

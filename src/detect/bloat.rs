@@ -236,7 +236,7 @@ impl Detector for BloatDetector {
             let paths = all.into_iter().take(5).map(|(_, p)| p).collect();
             (bytes, files, paths)
         };
-        let human = crate::render::text::human;
+        let human = crate::units::human;
         for (id, names, what) in [
             (BLOAT_PACKAGE_CACHE, &["package-cache"][..], "package manager caches and indexes"),
             (BLOAT_DOCS, &["docs", "locales"][..], "documentation, man pages and locales"),

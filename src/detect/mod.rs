@@ -13,8 +13,8 @@ mod shells;
 
 use crate::fs::MergedFs;
 use crate::limits::Limits;
-use crate::oci::resolve::Target;
 use crate::report::PlatformReport;
+use crate::source::resolve::Target;
 
 /// What a detector gets to look at.
 pub struct Context<'a> {

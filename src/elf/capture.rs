@@ -10,9 +10,9 @@
 use goblin::elf::{program_header, Elf};
 use memmap2::MmapMut;
 
-use super::scan::Scanner;
 use crate::elf::{self, ElfInfo};
 use crate::limits::Limits;
+use crate::pattern::Scanner;
 
 const TAIL_WINDOW: u64 = 256 << 10;
 
@@ -249,7 +249,7 @@ impl ElfCapture {
                         // Bounded like the head: DT_STRSZ is whatever the file says.
                         self.want("dynamic string table", info.strtab as u64, (info.strsz as u64).min(self.head_cap));
                         if info.verneed != 0 {
-                            if let Some(off) = vm_to_offset(&phdrs, info.verneed) {
+                            if let Some(off) = elf::file_offset(&phdrs, info.verneed) {
                                 let minimum = info.verneednum.clamp(1, 4096) * 16;
                                 self.want_at_least("version needs", off, 64 << 10, minimum);
                             }
@@ -292,14 +292,6 @@ impl ElfCapture {
         }
         Ok(info)
     }
-}
-
-fn vm_to_offset(phdrs: &[goblin::elf::ProgramHeader], addr: u64) -> Option<u64> {
-    phdrs
-        .iter()
-        .filter(|p| p.p_type == program_header::PT_LOAD)
-        .find(|p| p.p_vaddr <= addr && addr < p.p_vaddr.saturating_add(p.p_filesz))
-        .and_then(|p| (addr - p.p_vaddr).checked_add(p.p_offset))
 }
 
 /// Reads the Go version from a `.go.buildinfo` blob (Go 1.18+ inline format).

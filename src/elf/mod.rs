@@ -4,6 +4,8 @@
 //! Parsing is permissive and isolated: headers and tables are checked to lie inside the file
 //! before goblin sees them, and a panic inside goblin becomes an error for that file alone.
 
+pub mod capture;
+
 use goblin::elf::{header, program_header, section_header, Elf};
 use serde::{Deserialize, Serialize};
 
@@ -148,8 +150,9 @@ fn table_str(bytes: &[u8], base: usize, size: usize, offset: usize) -> Option<&s
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-/// The file offset of virtual address `addr`, when a PT_LOAD segment maps it from the file.
-fn file_offset(phdrs: &[goblin::elf::ProgramHeader], addr: u64) -> Option<u64> {
+/// The file offset of virtual address `addr`, when a PT_LOAD segment maps it from the file
+/// (the parse and the streaming capture both translate addresses here).
+pub(crate) fn file_offset(phdrs: &[goblin::elf::ProgramHeader], addr: u64) -> Option<u64> {
     phdrs
         .iter()
         .filter(|p| p.p_type == program_header::PT_LOAD)

@@ -317,6 +317,21 @@ impl MergedFs {
     }
 }
 
+/// Runs the scanner's tar walk (ELF capture, detectors' captures included) over an uncompressed
+/// layer tar held in memory, then merges it twice (as a lower and an upper layer, so whiteouts
+/// and opaque markers hit something) and resolves every path of the view. For the fuzz targets
+/// in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub fn walk_for_fuzzing(bytes: &[u8]) -> MergedFs {
+    let limits = crate::limits::Limits::default();
+    let delta = crate::layer::delta_from_tar(bytes, "sha256:fuzz", &limits);
+    let fs = MergedFs::build([&delta, &delta]);
+    for (path, _) in fs.iter() {
+        let _ = fs.resolve(path, limits.symlink_hops);
+    }
+    fs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,7 @@
 //! and keep, per entry, only metadata plus what the detectors asked for (ELF facts, small text
 //! files, package lists, version banners).
 
-pub mod elfcap;
 pub mod pkgdb;
-pub mod scan;
-pub mod tar;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -15,14 +12,15 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::blob::{self, Compression, DiffIdReader, VerifyingReader};
 use crate::diag::Diagnostic;
+use crate::elf::capture::ElfCapture;
 use crate::elf::ElfInfo;
 use crate::limits::Limits;
-use crate::oci::{layer_type, resolve::LayerRef, LayerType};
+use crate::oci::{layer_type, LayerType};
+use crate::pattern::Scanner;
+use crate::source::resolve::LayerRef;
 use crate::source::ImageSource;
-use elfcap::ElfCapture;
+use crate::tarwalk::{RawEntry, TarReader};
 use pkgdb::{DbKind, PkgDbParser, PkgList};
-use scan::Scanner;
-use tar::{RawEntry, TarReader};
 
 /// Content of a regular file, shared between hardlinks.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -288,7 +286,7 @@ fn walk<R: std::io::BufRead>(
     tar: &mut TarReader<R>,
     limits: &Limits,
     delta: &mut LayerDelta,
-) -> Result<(), (tar::TarError, Option<String>)> {
+) -> Result<(), (crate::tarwalk::TarError, Option<String>)> {
     let digest = delta.digest.clone();
     while let Some(raw) = tar.next_entry().map_err(|e| (e, None))? {
         let raw_path = String::from_utf8_lossy(&raw.path).into_owned();
@@ -303,7 +301,7 @@ fn walk<R: std::io::BufRead>(
         if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
             delta.note(Diagnostic::error(
                 Some(&digest),
-                Some(&raw_path.chars().take(200).collect::<String>()),
+                Some(&crate::units::clip(&raw_path, 200)),
                 format!(
                     "path exceeds limit path-bytes ({}) or path-depth ({}); entry skipped",
                     limits.path_bytes, limits.path_depth
@@ -393,7 +391,7 @@ fn read_file<R: std::io::BufRead>(
     raw: &RawEntry,
     path: &str,
     limits: &Limits,
-) -> Result<FileData, tar::TarError> {
+) -> Result<FileData, crate::tarwalk::TarError> {
     let size = raw.size;
     let mut hasher = Xxh3::new();
     let mut elf: Option<ElfCapture> = None;
@@ -465,21 +463,6 @@ fn read_file<R: std::io::BufRead>(
     Ok(FileData { size: raw.logical_size, hash: hasher.digest(), elf: elf_info, extra })
 }
 
-/// Runs the scanner's tar walk (ELF capture, detectors' captures included) over an uncompressed
-/// layer tar held in memory, then merges it twice (as a lower and an upper layer, so whiteouts
-/// and opaque markers hit something) and resolves every path of the view. For the fuzz targets
-/// in `fuzz/`; not a stable API.
-#[doc(hidden)]
-pub fn walk_for_fuzzing(bytes: &[u8]) -> crate::fs::MergedFs {
-    let limits = Limits::default();
-    let delta = delta_from_tar(bytes, "sha256:fuzz", &limits);
-    let fs = crate::fs::MergedFs::build([&delta, &delta]);
-    for (path, _) in fs.iter() {
-        let _ = fs.resolve(path, limits.symlink_hops);
-    }
-    fs
-}
-
 /// Runs the scanner's tar walk (with every capture: xxh3 content hash, ELF facts, texts,
 /// package databases, banners) over an uncompressed layer tar held in memory. A damaged stream
 /// keeps the entries read before it, as in a scan. No digests are checked. For the fuzz
@@ -491,18 +474,6 @@ pub fn delta_from_tar(bytes: &[u8], digest: &str, limits: &Limits) -> LayerDelta
     let _ = walk(&mut tar, limits, &mut delta);
     delta.entry_diagnostics.finish(&mut delta.diagnostics, None, "about entries");
     delta
-}
-
-/// Summary of a layer for reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerSummary {
-    pub digest: String,
-    pub media_type: String,
-    pub compressed_bytes: u64,
-    pub uncompressed_bytes: u64,
-    pub files_added: u64,
-    pub files_changed: u64,
-    pub files_deleted: u64,
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! OCI and Docker wire formats: media types, bounded JSON parsing, platforms, index resolution.
 
 pub mod platform;
-pub mod resolve;
 
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 pub use platform::Platform;

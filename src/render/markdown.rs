@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::text::human;
 use crate::report::ImageReport;
+use crate::units::human;
 
 pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
     for r in reports {

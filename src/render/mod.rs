@@ -1,7 +1,6 @@
 //! Output formats: one file per format, each turning an [`ImageReport`] into bytes.
 
-pub mod compare_markdown;
-pub mod compare_text;
+pub mod compare;
 pub mod json;
 pub mod markdown;
 pub mod sarif;

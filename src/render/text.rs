@@ -8,27 +8,12 @@ use anstyle::{AnsiColor, Style};
 use super::RenderOptions;
 use crate::diag::Severity;
 use crate::report::{ImageReport, PlatformReport, Tool};
+use crate::units::human;
 
 const HEAD: Style = Style::new().bold();
 const KEY: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
 const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
 const ERR: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red))).bold();
-
-/// `1.2 MB`-style sizes (decimal units, as registries and dive print them).
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 fn tools(list: &[Tool]) -> String {
     if list.is_empty() {

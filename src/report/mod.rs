@@ -1,5 +1,5 @@
 //! The report model: what a scan says about an image, per platform. Serialised as the JSON
-//! contract of DESIGN.md §3.1 (`schema_version` 1); extra fields are additions to it.
+//! contract of docs/report.md §3.1 (`schema_version` 1); extra fields are additions to it.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::elf::ElfInfo;
-use crate::layer::LayerSummary;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -36,29 +35,6 @@ pub struct ImageReport {
     pub registry: Option<RegistryFacts>,
 }
 
-/// Facts a registry holds about an image beyond its bytes.
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
-pub struct RegistryFacts {
-    /// As docker names it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
-    pub registry: String,
-    pub repository: String,
-    /// Media type of what the reference resolved to.
-    pub media_type: String,
-    /// True when the reference names an index (manifest list).
-    pub manifest_list: bool,
-    /// Annotations of that index or manifest.
-    pub annotations: BTreeMap<String, String>,
-    /// The cosign-style signature tag (`sha256-<hex>.sig`) when the registry has it.
-    pub signature_tag: Option<String>,
-    /// Manifests referring to the image (OCI referrers API, else its tag schema); `null` when
-    /// the registry could not say.
-    pub referrers: Option<usize>,
-    /// `docker.io/library/…`: a Docker Official Image.
-    pub docker_official_image: bool,
-    /// Look-ups that failed; the scan went on without them.
-    pub notes: Vec<String>,
-}
-
 /// An attestation manifest of the index.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Attestation {
@@ -82,6 +58,7 @@ impl ImageReport {
 }
 
 pub use crate::findings::Finding;
+pub use crate::source::registry::RegistryFacts;
 
 /// Everything known about one platform of the image.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -269,4 +246,16 @@ pub struct BaseBoundary {
     pub digest: Option<String>,
     /// Number of layers that belong to the base image.
     pub layers: usize,
+}
+
+/// Summary of a layer for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerSummary {
+    pub digest: String,
+    pub media_type: String,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub files_added: u64,
+    pub files_changed: u64,
+    pub files_deleted: u64,
 }

@@ -6,8 +6,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
-use crate::layer::tar::TarReader;
 use crate::limits::Limits;
+use crate::tarwalk::TarReader;
 
 /// A tree of files an image is stored in.
 pub trait Files: Send + Sync {

@@ -4,6 +4,7 @@ pub mod docker_archive;
 pub mod files;
 pub mod layout;
 pub mod registry;
+pub mod resolve;
 
 use std::io::Read;
 use std::path::Path;
@@ -21,7 +22,7 @@ pub trait ImageSource: Send + Sync {
     /// Opens a blob by digest. The caller checks size and digest while reading.
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
     /// What a registry said about the image (set once `roots` has run); `None` elsewhere.
-    fn registry_facts(&self) -> Option<crate::report::RegistryFacts> {
+    fn registry_facts(&self) -> Option<registry::RegistryFacts> {
         None
     }
 }

@@ -3,12 +3,14 @@
 
 use std::collections::HashSet;
 
-use super::{doc_kind, is_index_type, parse_json, DocKind, ImageConfiguration, ImageIndex, ImageManifest, Platform};
 use crate::blob::VerifyingReader;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::oci::platform::PlatformFilter;
 use crate::oci::Descriptor;
+use crate::oci::{
+    doc_kind, is_index_type, parse_json, DocKind, ImageConfiguration, ImageIndex, ImageManifest, Platform,
+};
 use crate::source::{ImageSource, SYNTHESIZED};
 
 /// One runnable image of one platform, with its manifest and config read and verified.
@@ -165,7 +167,7 @@ fn walk(
     }
     let mt = d.media_type().to_string();
     let what = format!("manifest {digest}");
-    if !(mt.is_empty() || is_index_type(&mt) || super::is_manifest_type(&mt)) {
+    if !(mt.is_empty() || is_index_type(&mt) || crate::oci::is_manifest_type(&mt)) {
         res.notes.push(format!("{what}: media type {mt} is not an image or index; skipped"));
         return;
     }
@@ -228,7 +230,7 @@ fn target(
     if config_mt.contains("attestation") {
         return Ok(None);
     }
-    if config_mt != super::OCI_CONFIG && config_mt != super::DOCKER_CONFIG {
+    if config_mt != crate::oci::OCI_CONFIG && config_mt != crate::oci::DOCKER_CONFIG {
         return Err(Error::doc(&what, format!("config media type {config_mt} is not an image config; not parsed")));
     }
     let bytes = read_document(source, config_d, limits, &what)?;

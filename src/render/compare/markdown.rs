@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::compare_text::{differs, headline, image_line, rows, sections, LIST_LIMIT};
+use super::text::{differs, headline, image_line, rows, sections, LIST_LIMIT};
 use crate::compare::CompareReport;
 
 fn cell(s: &str) -> String {

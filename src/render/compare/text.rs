@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 
-use super::text::human;
 use crate::compare::{BinaryDiff, CompareReport, Comparison, ImageInfo, PathEntry, Side};
 use crate::findings::Finding;
+use crate::units::human;
 
 /// Entries listed per section in text and Markdown (JSON lists them all).
 pub const LIST_LIMIT: usize = 50;

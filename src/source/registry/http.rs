@@ -16,6 +16,7 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_RAN
 use reqwest::{Method, Response, StatusCode, Url};
 
 use super::auth::Credentials;
+use crate::units::clip;
 
 /// Bounds and timings of the client, and what it may fetch.
 #[derive(Debug, Clone)]
@@ -341,7 +342,7 @@ impl Client {
                     HttpError::other(format!("{what}: the token realm {:?} is not a URL", clip(realm, 100)))
                 })?;
                 let host = authority(&url);
-                // Case 50 of HOSTILE-INPUTS: a realm on plain http elsewhere would receive the
+                // Case 50 of docs/hostile-inputs.md: a realm on plain http elsewhere would receive the
                 // Basic credentials in clear; no request is sent at all.
                 if let Err(m) = url_allowed(&url, &self.plain_ok) {
                     return Err(HttpError::other(format!(
@@ -773,15 +774,6 @@ fn strip_urls(s: &str) -> String {
         .join(" ")
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let t: String = s.chars().filter(|c| !c.is_control()).take(n).collect();
-    if s.chars().count() > n {
-        format!("{t}…")
-    } else {
-        t
-    }
-}
-
 /// Splits `Bearer realm="…",service="…",scope="a:b:pull,push"` into the scheme and its
 /// parameters (quoted values may hold commas).
 pub fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
@@ -858,7 +850,7 @@ mod tests {
         };
         assert!(ok("https://auth.example/token", &[]).is_ok());
         assert!(ok("http://127.0.0.1:5000/token", &[]).is_ok());
-        // Case 50 of HOSTILE-INPUTS: a plain-http realm elsewhere.
+        // Case 50 of docs/hostile-inputs.md: a plain-http realm elsewhere.
         let e = ok("http://evil.example/token", &[]).unwrap_err();
         assert!(e.contains("plain http to evil.example is refused"), "{e}");
         assert!(ok("http://evil.example/token", &["evil.example"]).is_ok());

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod catalog;
+mod facts;
 pub mod http;
 pub mod reference;
 
@@ -28,7 +29,7 @@ use super::{ImageSource, Roots};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::oci::{self, Descriptor};
-use crate::report::RegistryFacts;
+pub use facts::RegistryFacts;
 pub use http::Settings;
 use reference::{check_digest, RegistryRef};
 
@@ -317,18 +318,4 @@ impl ImageSource for RegistrySource {
     fn registry_facts(&self) -> Option<RegistryFacts> {
         self.facts.lock().ok().and_then(|f| f.clone())
     }
-}
-
-/// The image-level findings a registry's facts lead to: `SRC-UNSIGNED` when neither a
-/// signature tag nor a referrer exists (and both look-ups answered).
-pub fn findings(f: &RegistryFacts) -> Vec<crate::findings::Finding> {
-    let mut out = Vec::new();
-    if f.signature_tag.is_none() && f.referrers == Some(0) && f.notes.is_empty() {
-        out.push(crate::findings::Finding::new(
-            crate::findings::SRC_UNSIGNED,
-            format!("{}/{}: no cosign signature tag (sha256-….sig) and no OCI referrers", f.registry, f.repository),
-            vec![],
-        ));
-    }
-    out
 }

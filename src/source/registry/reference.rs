@@ -95,7 +95,7 @@ fn check_repository(repo: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "repository name {:?} is not valid: lower case letters, digits and . _ - separators only",
-            truncate(repo, 80)
+            crate::units::clip(repo, 80)
         ))
     }
 }
@@ -113,14 +113,7 @@ pub fn check_digest(d: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid digest {:?}: expected sha256:<64 hex> or sha512:<128 hex>", truncate(d, 80)))
-    }
-}
-
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
+        Err(format!("invalid digest {:?}: expected sha256:<64 hex> or sha512:<128 hex>", crate::units::clip(d, 80)))
     }
 }
 

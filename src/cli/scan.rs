@@ -1,0 +1,89 @@
+//! The `scan` subcommand: its arguments, the scan of each image, the report on stdout or a file,
+//! and the exit code (docs/report.md §2.6).
+
+use layerscope::detect::Policy;
+use layerscope::findings::FailOn;
+use layerscope::oci::platform::PlatformFilter;
+use layerscope::pipeline::{self, ScanOptions};
+use layerscope::render::{self, Format, RenderOptions};
+use layerscope::units::parse_bytes;
+
+use super::common::Common;
+use super::errors::{print, print_errors};
+use super::exit::Exit;
+use super::progress::Bars;
+
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// Images: docker://REF or REF (registry), oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:NAME:TAG], or a path.
+    #[arg(required = true)]
+    images: Vec<String>,
+    /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64).
+    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    platform: PlatformFilter,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// List every binary (interpreter, needed libraries, RUNPATH) in the text report.
+    #[arg(long)]
+    details: bool,
+    /// Exit 1 when a finding is at or above this severity (info, low, medium, high), or has one
+    /// of these IDs (comma-separated).
+    #[arg(long, value_parser = FailOn::parse, value_name = "SEVERITY|ID,...")]
+    fail_on: Option<FailOn>,
+    /// BLOAT-WASTE when efficiency (dive's formula, per file) is below this ratio (0..1).
+    #[arg(long, value_parser = parse_ratio)]
+    min_efficiency: Option<f64>,
+    /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
+    #[arg(long, value_parser = parse_bytes)]
+    max_reclaimable: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("not a number: {s:?}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
+    let policy = Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable };
+    let opts = ScanOptions {
+        platforms: args.platform.clone(),
+        limits: args.common.limits()?,
+        progress: Bars::observer(!args.common.quiet),
+        policy,
+        registry: args.common.registry(),
+    };
+    let mut reports = Vec::new();
+    let mut exit = Exit::Clean;
+    for image in &args.images {
+        match pipeline::scan(image, &opts) {
+            Ok(r) => {
+                if r.incomplete() {
+                    exit = exit.and(Exit::Partial);
+                }
+                if args.fail_on.as_ref().is_some_and(|f| r.all_findings().any(|x| f.trips(x))) {
+                    exit = exit.and(Exit::Tripped);
+                }
+                for p in &r.platforms {
+                    print_errors(image, Some(&p.platform), &p.diagnostics);
+                }
+                print_errors(image, None, &r.diagnostics);
+                reports.push(r);
+            }
+            Err(e) => {
+                print(&e);
+                exit = exit.and(Exit::Unreadable);
+            }
+        }
+    }
+    let ropts = RenderOptions { details: args.details };
+    args.common.write(|out| render::render(&reports, args.format, ropts, out))?;
+    Ok(exit)
+}
