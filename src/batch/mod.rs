@@ -110,7 +110,7 @@ pub fn run(registry: &str, opts: &BatchOptions) -> Result<Outcome, BatchError> {
     };
     let task = opts.progress.batch();
     let groups = plan::plan(&catalog, &store, opts, &mut stats, &*task)?;
-    let done = run::scan(&store, &registry, groups, opts, stats.failures, &*task)?;
+    let done = run::scan(&store, &registry, groups, opts, catalog.session(), stats.failures, &*task)?;
     drop(task);
     stats.images_scanned = done.scanned;
     stats.images_copied = done.copied;

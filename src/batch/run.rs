@@ -3,7 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::cache::StoreCache;
 use super::store::{Store, StoreError};
@@ -11,6 +11,7 @@ use super::BatchOptions;
 use crate::pipeline::{self, ScanOptions};
 use crate::progress::{Observer, Task};
 use crate::report::ImageReport;
+use crate::source::registry::{RegistryOptions, Session};
 
 /// What the workers share while they scan.
 struct Shared<'a> {
@@ -46,12 +47,14 @@ pub(super) struct Scanned {
     pub warnings: Vec<String>,
 }
 
-/// Scans `groups` (manifest digest → repositories), `opts.jobs` images at a time.
+/// Scans `groups` (manifest digest → repositories), `opts.jobs` images at a time, on the
+/// catalog's `session` (its connections and tokens' credentials).
 pub(super) fn scan(
     store: &Store,
     registry: &str,
     groups: std::collections::BTreeMap<String, Vec<String>>,
     opts: &BatchOptions,
+    session: Arc<Session>,
     earlier_failures: u64,
     task: &dyn Task,
 ) -> Result<Scanned, StoreError> {
@@ -61,7 +64,11 @@ pub(super) fn scan(
         store,
         registry,
         rescan: opts.rescan,
-        scan: ScanOptions { progress: Observer::default(), ..opts.scan.clone() },
+        scan: ScanOptions {
+            progress: Observer::default(),
+            registry: RegistryOptions { session: Some(session), ..opts.scan.registry.clone() },
+            ..opts.scan.clone()
+        },
         cache: StoreCache::new(store, &opts.scan),
         queue: Mutex::new(queue),
         failures: AtomicU64::new(0),

@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
-use super::http::{Client, Settings};
+use std::sync::Arc;
+
+use super::http::{Client, Session};
 use super::reference::RegistryRef;
 use super::{auth, hash_like, RegistryOptions, ACCEPT};
 use crate::error::{Error, Result};
@@ -13,15 +15,12 @@ use crate::limits::Limits;
 /// The most pages one list may take (a registry whose `Link` never ends is an error).
 const MAX_PAGES: usize = 100_000;
 
-/// A registry to list, with its own network runtime.
+/// A registry to list, on a session the batch's image sources share.
 pub struct Catalog {
     /// As the user named it (`127.0.0.1:5000`, `docker.io`).
     pub registry: String,
-    api_host: String,
-    creds: Option<auth::Credentials>,
-    opts: RegistryOptions,
+    session: Arc<Session>,
     limits: Limits,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl Catalog {
@@ -44,41 +43,30 @@ impl Catalog {
             digest: None,
         };
         let creds = auth::lookup(&probe.registry).map_err(|m| fail(format!("credentials: {m}")))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("layerscope-catalog")
-            .enable_all()
-            .build()
-            .map_err(|e| fail(format!("cannot start the network runtime: {e}")))?;
-        Ok(Catalog {
-            registry: probe.registry.clone(),
-            api_host: probe.api_host().to_string(),
-            creds,
-            opts: opts.clone(),
-            limits: limits.clone(),
-            runtime,
-        })
+        let session =
+            Session::open(&probe.registry, probe.api_host(), creds, &opts.insecure, opts.settings()).map_err(fail)?;
+        Ok(Catalog { registry: probe.registry.clone(), session, limits: limits.clone() })
     }
 
-    fn client(&self, repository: &str) -> Result<Client> {
-        let mut settings = Settings { allow_foreign_urls: false, ..Settings::default() };
-        if let Some(t) = self.opts.read_timeout {
-            settings.read_timeout = t;
-        }
-        Client::new(&self.registry, &self.api_host, repository, self.creds.clone(), &self.opts.insecure, settings)
-            .map_err(|m| Error::reference(&self.registry, m))
+    /// The session the catalog lists with, for the image sources of the same batch.
+    pub fn session(&self) -> Arc<Session> {
+        self.session.clone()
+    }
+
+    fn client(&self, repository: &str) -> Client {
+        Client::new(self.session.clone(), repository)
     }
 
     /// Every repository of the catalog, `page_size` per request.
     pub fn repositories(&self, page_size: usize) -> Result<Vec<String>> {
-        let client = self.client("")?;
+        let client = self.client("");
         let first = format!("_catalog?n={page_size}");
         self.paginate(&client, first, "repositories", &format!("{}/v2/_catalog", self.registry))
     }
 
     /// Every tag of `repository`, `page_size` per request.
     pub fn tags(&self, repository: &str, page_size: usize) -> Result<Vec<String>> {
-        let client = self.client(repository)?;
+        let client = self.client(repository);
         let first = format!("{repository}/tags/list?n={page_size}");
         self.paginate(&client, first, "tags", &format!("{}/{repository}", self.registry))
     }
@@ -94,8 +82,11 @@ impl Catalog {
             if !seen.insert(path.clone()) || seen.len() > MAX_PAGES {
                 return Err(fail(format!("the registry's pages of {key} do not end (Link back to {path:?})")));
             }
-            let page =
-                self.runtime.block_on(client.list_page(&path, self.limits.json_bytes)).map_err(|e| fail(e.message))?;
+            let page = self
+                .session
+                .runtime
+                .block_on(client.list_page(&path, self.limits.json_bytes))
+                .map_err(|e| fail(e.message))?;
             let Some((body, link)) = page else {
                 return Err(fail(format!("the registry has no list of {key} here (404)")));
             };
@@ -124,7 +115,7 @@ impl Catalog {
         page_size: usize,
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<(String, Result<String>)>> {
-        let client = self.client(repository)?;
+        let client = self.client(repository);
         let first = format!("{repository}/tags/list?n={page_size}");
         let tags = self.paginate(&client, first, "tags", &format!("{}/{repository}", self.registry))?;
         Ok(tags
@@ -140,7 +131,7 @@ impl Catalog {
     /// Where a tag points: the `Docker-Content-Digest` of a `HEAD` (one round trip, no body;
     /// the scan by digest verifies it), else the hash of the manifest a `GET` returns.
     fn tag_digest(&self, client: &Client, repository: &str, tag: &str) -> Result<String> {
-        match self.runtime.block_on(client.manifest_head(tag, ACCEPT)) {
+        match self.session.runtime.block_on(client.manifest_head(tag, ACCEPT)) {
             Ok(Some(Some(d))) => Ok(d),
             Ok(None) => {
                 Err(Error::reference(format!("{}/{repository}:{tag}", self.registry), "manifest unknown (404)"))
@@ -152,7 +143,7 @@ impl Catalog {
     /// The digest of the manifest `repository:reference` points at (hashed from its bytes; the
     /// registry's `Docker-Content-Digest` must agree).
     pub fn manifest_digest(&self, repository: &str, reference: &str) -> Result<String> {
-        self.digest(&self.client(repository)?, repository, reference)
+        self.digest(&self.client(repository), repository, reference)
     }
 
     fn digest(&self, client: &Client, repository: &str, reference: &str) -> Result<String> {
@@ -160,6 +151,7 @@ impl Catalog {
         let what = format!("{}/{repository}{sep}{reference}", self.registry);
         let fail = |m: String| Error::reference(&what, m);
         let got = self
+            .session
             .runtime
             .block_on(client.manifest(reference, ACCEPT, self.limits.json_bytes))
             .map_err(|e| fail(e.message))?;

@@ -1,7 +1,7 @@
 //! The registry source (`docker://REF` and bare references): fetches the top manifest by tag
 //! once to learn its digest (the pin), then everything by digest, streaming blobs from the
-//! network into the scanner through bounded channels. The async client lives on this source's
-//! own tokio runtime and never leaves this module.
+//! network into the scanner through bounded channels. The async client runs on its session's
+//! tokio runtime (shared with a batch's catalog) and never leaves this module.
 //!
 //! oci-client (the maintained successor of oci-distribution) was the planned client. Its
 //! `Client` is not used for the HTTP requests: it cannot bound manifest or token bodies (it
@@ -12,11 +12,15 @@
 //! HTTP client oci-client itself uses), and references are parsed with oci-spec's
 //! `distribution::Reference`, the type oci-client re-exports.
 
+mod api;
 pub mod auth;
+mod blobs;
 pub mod catalog;
 mod facts;
 pub mod http;
+pub mod policy;
 pub mod reference;
+mod token;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Cursor, Read};
@@ -30,7 +34,8 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::oci::{self, Descriptor};
 pub use facts::RegistryFacts;
-pub use http::Settings;
+pub use http::Session;
+pub use policy::Settings;
 use reference::{check_digest, RegistryRef};
 
 /// Registry options from the command line.
@@ -43,6 +48,20 @@ pub struct RegistryOptions {
     pub allow_foreign_urls: bool,
     /// The longest wait for data on a connection (60 s when `None`).
     pub read_timeout: Option<std::time::Duration>,
+    /// A session to the registry to reuse (a batch's, shared with its catalog); used when it is
+    /// the session of the image's registry.
+    pub session: Option<Arc<Session>>,
+}
+
+impl RegistryOptions {
+    /// The settings of a new session for these options.
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings { allow_foreign_urls: self.allow_foreign_urls, ..Settings::default() };
+        if let Some(t) = self.read_timeout {
+            settings.read_timeout = t;
+        }
+        settings
+    }
 }
 
 /// Every manifest media type the scanner reads.
@@ -57,7 +76,6 @@ pub struct RegistrySource {
     reference: String,
     rref: RegistryRef,
     client: Arc<http::Client>,
-    runtime: tokio::runtime::Runtime,
     limits: Limits,
     /// Manifests fetched so far, by digest (the top one is fetched by tag).
     manifests: Mutex<HashMap<String, Arc<Vec<u8>>>>,
@@ -67,11 +85,7 @@ pub struct RegistrySource {
 impl RegistrySource {
     /// Opens `reference` (as the user wrote it); `name` is it without `docker://`.
     pub fn open(reference: &str, name: &str, limits: &Limits, opts: &RegistryOptions) -> Result<Self> {
-        let mut settings = Settings { allow_foreign_urls: opts.allow_foreign_urls, ..Settings::default() };
-        if let Some(t) = opts.read_timeout {
-            settings.read_timeout = t;
-        }
-        Self::with_settings(reference, name, limits, opts, settings)
+        Self::with_settings(reference, name, limits, opts, opts.settings())
     }
 
     pub fn with_settings(
@@ -83,25 +97,26 @@ impl RegistrySource {
     ) -> Result<Self> {
         let fail = |m: String| Error::reference(reference, m);
         let rref = RegistryRef::parse(name).map_err(fail)?;
-        let creds = auth::lookup(&rref.registry).map_err(|m| fail(format!("credentials: {m}")))?;
-        let client =
-            http::Client::new(&rref.registry, rref.api_host(), &rref.repository, creds, &opts.insecure, settings)
-                .map_err(fail)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("layerscope-registry")
-            .enable_all()
-            .build()
-            .map_err(|e| fail(format!("cannot start the network runtime: {e}")))?;
+        let creds = || auth::lookup(&rref.registry).map_err(|m| format!("credentials: {m}"));
+        let session = match opts.session.as_ref().filter(|s| s.registry == rref.registry) {
+            Some(s) => s.clone(),
+            None => Session::open(&rref.registry, rref.api_host(), creds().map_err(fail)?, &opts.insecure, settings)
+                .map_err(fail)?,
+        };
+        let client = http::Client::new(session, &rref.repository);
         Ok(RegistrySource {
             reference: reference.to_string(),
             rref,
             client: Arc::new(client),
-            runtime,
             limits: limits.clone(),
             manifests: Mutex::new(HashMap::new()),
             facts: Mutex::new(None),
         })
+    }
+
+    /// Waits for a request on the session's runtime.
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.client.session().runtime.block_on(f)
     }
 
     fn fail(&self, m: impl Into<String>) -> Error {
@@ -111,7 +126,7 @@ impl RegistrySource {
     /// Fetches a manifest by tag or digest; checks the digest when one was asked for and the
     /// registry's `Docker-Content-Digest`. Returns (bytes, digest, media type).
     fn fetch_manifest(&self, by: &str, cap: u64) -> Result<(Vec<u8>, String, Option<String>)> {
-        let got = self.runtime.block_on(self.client.manifest(by, ACCEPT, cap)).map_err(|e| self.fail(e.message))?;
+        let got = self.block_on(self.client.manifest(by, ACCEPT, cap)).map_err(|e| self.fail(e.message))?;
         let Some((bytes, content_type, header)) = got else {
             let what = if by.contains(':') { "digest" } else { "tag" };
             return Err(self.fail(format!(
@@ -145,7 +160,7 @@ impl RegistrySource {
             .unwrap_or_default();
         let hex = digest.split_once(':').map(|(a, h)| format!("{a}-{h}")).unwrap_or_default();
         let sig = format!("{hex}.sig");
-        let signature_tag = match self.runtime.block_on(self.client.manifest_exists(&sig, ACCEPT)) {
+        let signature_tag = match self.block_on(self.client.manifest_exists(&sig, ACCEPT)) {
             Ok(true) => Some(sig),
             Ok(false) => None,
             Err(e) => {
@@ -156,11 +171,10 @@ impl RegistrySource {
         let count = |b: &[u8]| -> Option<usize> {
             serde_json::from_slice::<serde_json::Value>(b).ok()?.get("manifests")?.as_array().map(Vec::len)
         };
-        let referrers = match self.runtime.block_on(self.client.referrers(digest, self.limits.json_bytes)) {
+        let referrers = match self.block_on(self.client.referrers(digest, self.limits.json_bytes)) {
             Ok(Some(b)) => count(&b),
             // No referrers API: the referrers tag schema (`sha256-<hex>`).
-            Ok(None) => match self.runtime.block_on(self.client.manifest(&hex, oci::OCI_INDEX, self.limits.json_bytes))
-            {
+            Ok(None) => match self.block_on(self.client.manifest(&hex, oci::OCI_INDEX, self.limits.json_bytes)) {
                 Ok(Some((b, _, _))) => count(&b),
                 Ok(None) => Some(0),
                 Err(e) => {
@@ -311,7 +325,7 @@ impl ImageSource for RegistrySource {
         }
         let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CHUNKS);
         let urls = d.urls().clone().unwrap_or_default();
-        let task = self.runtime.spawn(self.client.clone().stream_blob(digest, d.size(), urls, tx));
+        let task = self.client.session().runtime.spawn(self.client.clone().stream_blob(digest, d.size(), urls, tx));
         Ok(Box::new(ChannelReader { rx, current: bytes::Bytes::new(), task }))
     }
 
