@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a diagnostic is: an `error` means part of the scan is missing (exit 3).
+/// How bad a diagnostic is (a finding's severity is [`crate::findings::Severity`]): an `error` means part of the scan is missing (exit 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum Level {
     Warning,
     Error,
 }
@@ -16,7 +16,7 @@ pub struct Diagnostic {
     pub layer: Option<String>,
     pub path: Option<String>,
     pub message: String,
-    pub severity: Severity,
+    pub severity: Level,
 }
 
 impl Diagnostic {
@@ -25,7 +25,7 @@ impl Diagnostic {
             layer: layer.map(str::to_string),
             path: path.map(str::to_string),
             message: message.into(),
-            severity: Severity::Error,
+            severity: Level::Error,
         }
     }
     pub fn warning(layer: Option<&str>, path: Option<&str>, message: impl Into<String>) -> Self {
@@ -33,7 +33,7 @@ impl Diagnostic {
             layer: layer.map(str::to_string),
             path: path.map(str::to_string),
             message: message.into(),
-            severity: Severity::Warning,
+            severity: Level::Warning,
         }
     }
 }
@@ -58,7 +58,7 @@ impl Capped {
         if self.kept < MAX_PER_SOURCE {
             self.kept += 1;
             list.push(d);
-        } else if d.severity == Severity::Error {
+        } else if d.severity == Level::Error {
             self.left_out_errors += 1;
         } else {
             self.left_out_warnings += 1;
@@ -69,7 +69,7 @@ impl Capped {
     /// partial), and starts counting afresh.
     pub fn finish(&mut self, list: &mut Vec<Diagnostic>, layer: Option<&str>, what: &str) {
         for (n, severity, noun) in
-            [(self.left_out_warnings, Severity::Warning, "warning"), (self.left_out_errors, Severity::Error, "error")]
+            [(self.left_out_warnings, Level::Warning, "warning"), (self.left_out_errors, Level::Error, "error")]
         {
             if n > 0 {
                 list.push(Diagnostic {
@@ -99,6 +99,6 @@ mod tests {
         c.finish(&mut list, Some("sha256:x"), "in this layer");
         assert_eq!(list.len(), MAX_PER_SOURCE + 2);
         assert_eq!(list[MAX_PER_SOURCE].message, "5 more warning(s) in this layer not listed (the first 100 are)");
-        assert_eq!(list[MAX_PER_SOURCE + 1].severity, Severity::Error);
+        assert_eq!(list[MAX_PER_SOURCE + 1].severity, Level::Error);
     }
 }

@@ -186,7 +186,7 @@ fn scan_one(s: &Shared, repo: &str, digest: &str) -> Result<bool, StoreError> {
 pub(super) fn errors(r: &ImageReport) -> impl Iterator<Item = String> + '_ {
     let image = r.diagnostics.iter().map(|d| (None, d));
     let platforms = r.platforms.iter().flat_map(|p| p.diagnostics.iter().map(move |d| (Some(p.platform.as_str()), d)));
-    image.chain(platforms).filter(|(_, d)| d.severity == crate::diag::Severity::Error).map(|(platform, d)| {
+    image.chain(platforms).filter(|(_, d)| d.severity == crate::diag::Level::Error).map(|(platform, d)| {
         let mut s = String::new();
         for (label, v) in [("", platform), ("layer ", d.layer.as_deref()), ("", d.path.as_deref())] {
             if let Some(v) = v {

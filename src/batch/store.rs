@@ -295,7 +295,7 @@ impl Store {
             key.insert(&tx, status, error.as_deref(), platforms.len() as i64, Some(&image.to_string()))?;
             for (i, (json, p)) in platforms.iter().enumerate() {
                 let high = p.findings.iter().filter(|f| f.severity == crate::findings::Severity::High).count();
-                let errors = p.diagnostics.iter().filter(|d| d.severity == crate::diag::Severity::Error).count();
+                let errors = p.diagnostics.iter().filter(|d| d.severity == crate::diag::Level::Error).count();
                 tx.execute(
                     "INSERT INTO platforms (registry, repository, digest, position, platform, manifest_digest,
                         config_digest, files, bytes, libc, libc_version, distroless, efficiency,
@@ -311,9 +311,9 @@ impl Store {
                         p.config_digest,
                         sql_int(p.files),
                         sql_int(p.bytes),
-                        p.libc.kind,
+                        p.libc.kind.as_str(),
                         p.libc.version,
-                        p.distroless.verdict,
+                        p.distroless.verdict.as_str(),
                         p.bloat.efficiency,
                         sql_int(p.bloat.reclaimable_bytes),
                         high as i64,

@@ -2,13 +2,13 @@
 
 use std::io;
 
-use layerscope::diag::{Diagnostic, Severity};
+use layerscope::diag::{Diagnostic, Level};
 
 use super::exit::Exit;
 
 /// Prints the error diagnostics as one line each, naming the image, platform, layer and path.
 pub fn print_errors<'a>(image: &str, platform: Option<&str>, diagnostics: impl IntoIterator<Item = &'a Diagnostic>) {
-    for d in diagnostics.into_iter().filter(|d| d.severity == Severity::Error) {
+    for d in diagnostics.into_iter().filter(|d| d.severity == Level::Error) {
         eprintln!(
             "layerscope: {image}{}{}{}: {}",
             platform.map(|p| format!(" {p}")).unwrap_or_default(),

@@ -271,7 +271,7 @@ fn side(label: String, image: usize, p: &PlatformReport) -> Side {
             .map(|d| DatabaseSummary { kind: d.kind, path: d.path.clone(), packages: d.packages })
             .collect(),
         packages: (!read.is_empty()).then(|| read.iter().sum()),
-        distroless: p.distroless.verdict.clone(),
+        distroless: p.distroless.verdict,
         efficiency: p.bloat.efficiency,
         reclaimable_bytes: p.bloat.reclaimable_bytes,
         findings_by_severity: SeverityCounts::of(&p.findings),

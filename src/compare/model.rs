@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::findings::{Finding, Severity};
 use crate::layer::pkgdb::DbKind;
-use crate::report::Libc;
+use crate::report::{Libc, Verdict};
 
 /// Version of the compare JSON document (`docs/compare.md`).
 pub const COMPARE_SCHEMA_VERSION: u32 = 1;
@@ -82,7 +82,7 @@ pub struct Side {
     pub package_databases: Vec<DatabaseSummary>,
     /// Packages over the databases that were read; `null` when none was.
     pub packages: Option<u64>,
-    pub distroless: String,
+    pub distroless: Verdict,
     pub efficiency: f64,
     pub reclaimable_bytes: u64,
     pub findings_by_severity: SeverityCounts,
@@ -249,6 +249,6 @@ impl CompareReport {
             .iter()
             .flat_map(|i| &i.diagnostics)
             .chain(self.sides.iter().flat_map(|s| &s.diagnostics))
-            .any(|d| d.severity == crate::diag::Severity::Error)
+            .any(|d| d.severity == crate::diag::Level::Error)
     }
 }

@@ -5,9 +5,9 @@ use crate::diag::Diagnostic;
 use crate::elf::{ElfKind, Linkage};
 use crate::report::{Binary, PlatformReport};
 
-pub struct Binaries;
+pub struct BinariesDetector;
 
-impl Detector for Binaries {
+impl Detector for BinariesDetector {
     fn name(&self) -> &'static str {
         "binaries"
     }

@@ -4,7 +4,7 @@
 //! the paths that decided it.
 
 use super::{Context, Detector};
-use crate::report::{Distroless, PlatformReport};
+use crate::report::{Distroless, LibcKind, PlatformReport, Verdict};
 
 pub struct DistrolessDetector;
 
@@ -35,10 +35,10 @@ impl Detector for DistrolessDetector {
             }
         }
         let verdict = if !r.package_managers.is_empty() {
-            "full"
+            Verdict::Full
         } else if !r.shells.is_empty() {
-            "shell-only"
-        } else if matches!(r.libc.kind.as_str(), "static" | "none")
+            Verdict::ShellOnly
+        } else if matches!(r.libc.kind, LibcKind::Static | LibcKind::None)
             && r.package_databases.is_empty()
             && !os_release_says_distroless(r)
         {
@@ -46,20 +46,20 @@ impl Detector for DistrolessDetector {
                 "no shell, no package manager, no C library (libc: {}), no package database",
                 r.libc.kind
             ));
-            "scratch"
+            Verdict::Scratch
         } else {
             reasons.push(format!(
                 "no shell and no package manager; C library {} ({})",
                 r.libc.kind,
                 if r.libc.loaders.is_empty() { "no loader".to_string() } else { r.libc.loaders.join(", ") }
             ));
-            "distroless"
+            Verdict::Distroless
         };
         let says =
             r.os_release.as_ref().and_then(|o| o.pretty_name.as_deref()).is_some_and(|n| n.contains("Distroless"));
         if says {
             reasons.push("/etc/os-release says Distroless".into());
         }
-        r.distroless = Distroless { verdict: verdict.into(), reasons, os_release_says_distroless: says };
+        r.distroless = Distroless { verdict, reasons, os_release_says_distroless: says };
     }
 }

@@ -7,7 +7,7 @@ use super::{Context, Detector};
 use crate::elf::{parse_version, Linkage};
 use crate::fs::NodeKind;
 use crate::layer::pkgdb::DbKind;
-use crate::report::{Libc, PlatformReport};
+use crate::report::{Libc, LibcKind, PlatformReport};
 
 pub struct LibcDetector;
 
@@ -109,11 +109,11 @@ impl Detector for LibcDetector {
             }
         }
         let kind = match (families.contains(&Family::Glibc), families.contains(&Family::Musl)) {
-            (true, true) => "mixed",
-            (true, false) => "glibc",
-            (false, true) => "musl",
-            (false, false) if any_static => "static",
-            (false, false) => "none",
+            (true, true) => LibcKind::Mixed,
+            (true, false) => LibcKind::Glibc,
+            (false, true) => LibcKind::Musl,
+            (false, false) if any_static => LibcKind::Static,
+            (false, false) => LibcKind::None,
         };
         let package_version = |names: &[&str]| {
             r.package_databases.iter().find_map(|db| {
@@ -121,19 +121,21 @@ impl Detector for LibcDetector {
             })
         };
         let (version, version_source) = match kind {
-            "glibc" | "mixed" if glibc_banner.is_some() => (glibc_banner, Some("libc.so.6 version string".to_string())),
-            "glibc" => match package_version(&["libc6", "glibc", "libc6-arm64-cross"]) {
+            LibcKind::Glibc | LibcKind::Mixed if glibc_banner.is_some() => {
+                (glibc_banner, Some("libc.so.6 version string".to_string()))
+            }
+            LibcKind::Glibc => match package_version(&["libc6", "glibc", "libc6-arm64-cross"]) {
                 Some((v, k)) => (Some(v), Some(format!("{} package database", db_name(k)))),
                 None => (None, None),
             },
-            "musl" => match package_version(&["musl"]) {
+            LibcKind::Musl => match package_version(&["musl"]) {
                 Some((v, k)) => (Some(v), Some(format!("{} package database", db_name(k)))),
                 None => (None, None),
             },
             _ => (None, None),
         };
         r.libc = Libc {
-            kind: kind.to_string(),
+            kind,
             version,
             version_source,
             loaders: loaders.into_iter().collect(),

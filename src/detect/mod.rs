@@ -40,14 +40,14 @@ pub trait Detector: Sync {
 
 /// Every detector, in the order they run (later ones may read what earlier ones wrote).
 pub const DETECTORS: &[&dyn Detector] = &[
-    &binaries::Binaries,
+    &binaries::BinariesDetector,
     &os_release::OsReleaseDetector,
-    &packages::Packages,
-    &shells::Shells,
+    &packages::PackagesDetector,
+    &shells::ShellsDetector,
     &libc::LibcDetector,
     &distroless::DistrolessDetector,
-    &runnable::Runnable,
-    &security::Security,
+    &runnable::RunnableDetector,
+    &security::SecurityDetector,
     &bloat::BloatDetector,
 ];
 

@@ -8,7 +8,7 @@ use super::{Context, Detector, BIN_DIRS};
 use crate::fs::NodeKind;
 use crate::report::{PackageDatabase, PlatformReport, Tool};
 
-pub struct Packages;
+pub struct PackagesDetector;
 
 /// Names of package-manager binaries.
 pub const MANAGERS: &[&str] = &[
@@ -45,7 +45,7 @@ pub fn tool_at(cx: &Context, name: &str, path: &str) -> Option<Tool> {
     Some(Tool { name: name.to_string(), path: format!("/{path}"), target })
 }
 
-impl Detector for Packages {
+impl Detector for PackagesDetector {
     fn name(&self) -> &'static str {
         "packages"
     }

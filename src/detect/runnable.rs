@@ -10,9 +10,9 @@ use crate::elf::{parse_version, ElfKind, Linkage};
 use crate::findings::*;
 use crate::fs::linker::{find_library, Flavor, SearchPaths};
 use crate::fs::{MergedFs, NodeKind};
-use crate::report::{Binary, PlatformReport, Run};
+use crate::report::{Binary, LibcKind, PlatformReport, Run};
 
-pub struct Runnable;
+pub struct RunnableDetector;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -39,11 +39,11 @@ fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u64) -
         .find(|(_, x)| *x)
 }
 
-fn flavor_of(b: &Binary, libc_kind: &str) -> Flavor {
+fn flavor_of(b: &Binary, libc_kind: LibcKind) -> Flavor {
     match &b.interpreter {
         Some(i) if i.rsplit('/').next().unwrap_or("").starts_with("ld-musl-") => Flavor::Musl,
         Some(_) => Flavor::Glibc,
-        None if libc_kind == "musl" => Flavor::Musl,
+        None if libc_kind == LibcKind::Musl => Flavor::Musl,
         None => Flavor::Glibc,
     }
 }
@@ -89,7 +89,7 @@ fn check_binary(cx: &Context, r: &PlatformReport, b: &Binary, paths: &SearchPath
                 c.missing_loader = Some(interp.clone());
             }
         }
-        let flavor = flavor_of(b, &r.libc.kind);
+        let flavor = flavor_of(b, r.libc.kind);
         for name in &b.needed {
             if find_library(cx.fs, name, &b.path, b, flavor, paths, hops).is_none() {
                 c.missing_libs.push(name.clone());
@@ -97,7 +97,7 @@ fn check_binary(cx: &Context, r: &PlatformReport, b: &Binary, paths: &SearchPath
         }
     }
     if let (Some(need), Some(have)) = (&b.glibc_required, &r.libc.version) {
-        if matches!(r.libc.kind.as_str(), "glibc" | "mixed") && parse_version(need) > parse_version(have) {
+        if matches!(r.libc.kind, LibcKind::Glibc | LibcKind::Mixed) && parse_version(need) > parse_version(have) {
             let own = b.soname.as_deref().is_some_and(|s| s == "libc.so.6" || s.starts_with("ld-linux"));
             if !own {
                 c.glibc_too_new = Some(need.clone());
@@ -107,7 +107,7 @@ fn check_binary(cx: &Context, r: &PlatformReport, b: &Binary, paths: &SearchPath
     c
 }
 
-impl Detector for Runnable {
+impl Detector for RunnableDetector {
     fn name(&self) -> &'static str {
         "runnable"
     }
@@ -300,7 +300,7 @@ impl Detector for Runnable {
                 evidence(too_new.into_iter().map(|(_, p)| p).collect(), 20),
             ));
         }
-        if r.libc.kind == "mixed" {
+        if r.libc.kind == LibcKind::Mixed {
             r.findings.push(Finding::new(LIBC_MIXED, "both glibc and musl loaders are in use", r.libc.loaders.clone()));
         }
 

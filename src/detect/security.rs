@@ -5,7 +5,7 @@ use crate::findings::{Finding, RUN_AS_ROOT, SEC_SETUID, SEC_WORLD_WRITABLE};
 use crate::fs::NodeKind;
 use crate::report::PlatformReport;
 
-pub struct Security;
+pub struct SecurityDetector;
 
 /// True when a config `User` means uid 0.
 pub fn is_root(user: Option<&str>) -> bool {
@@ -14,7 +14,7 @@ pub fn is_root(user: Option<&str>) -> bool {
     name.is_empty() || name == "root" || name == "0"
 }
 
-impl Detector for Security {
+impl Detector for SecurityDetector {
     fn name(&self) -> &'static str {
         "security"
     }

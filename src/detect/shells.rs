@@ -5,12 +5,12 @@ use super::packages::{find_tools, tool_at};
 use super::{text_of, Context, Detector};
 use crate::report::PlatformReport;
 
-pub struct Shells;
+pub struct ShellsDetector;
 
 /// Names of shells.
 pub const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "fish", "busybox", "tcsh", "csh"];
 
-impl Detector for Shells {
+impl Detector for ShellsDetector {
     fn name(&self) -> &'static str {
         "shells"
     }

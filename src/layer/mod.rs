@@ -203,7 +203,7 @@ pub fn analyse(
         verify.verify(&digest)
     };
     match verdict {
-        Ok(()) => delta.complete = delta.diagnostics.iter().all(|d| d.severity != crate::diag::Severity::Error),
+        Ok(()) => delta.complete = delta.diagnostics.iter().all(|d| d.severity != crate::diag::Level::Error),
         Err(m) => {
             delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("blob verification failed: {m}")))
         }

@@ -25,7 +25,7 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
             };
             let libc = match &p.libc.version {
                 Some(v) => format!("{} {v}", p.libc.kind),
-                None => p.libc.kind.clone(),
+                None => p.libc.kind.to_string(),
             };
             let counts = |sev| p.findings.iter().filter(|f| f.severity == sev).count();
             use crate::findings::Severity::*;

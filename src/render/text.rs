@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::RenderOptions;
-use crate::diag::Severity;
+use crate::diag::Level;
 use crate::report::{ImageReport, PlatformReport, Tool};
 use crate::units::human;
 
@@ -42,7 +42,7 @@ pub fn render(reports: &[ImageReport], opts: RenderOptions, out: &mut dyn Write)
             writeln!(out, "  not selected: {}", r.platforms_skipped.join(", "))?;
         }
         for d in &r.diagnostics {
-            let style = if d.severity == Severity::Error { ERR } else { WARN };
+            let style = if d.severity == Level::Error { ERR } else { WARN };
             writeln!(out, "  {style}{:?}{style:#}: {}", d.severity, d.message)?;
         }
         for f in &r.findings {
@@ -83,7 +83,7 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
     )?;
     row(out, "files", format!("{} regular files, {}", p.files, human(p.bytes)))?;
     let l = &p.libc;
-    let mut libc = l.kind.clone();
+    let mut libc = l.kind.to_string();
     if let Some(v) = &l.version {
         libc.push_str(&format!(" {v}"));
     }
@@ -187,7 +187,7 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         }
     }
     for d in &p.diagnostics {
-        let style = if d.severity == Severity::Error { ERR } else { WARN };
+        let style = if d.severity == Level::Error { ERR } else { WARN };
         let mut where_ = String::new();
         if let Some(l) = &d.layer {
             where_.push_str(&format!(" layer {}", crate::oci::short_digest(l)));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Level};
 use crate::elf::ElfInfo;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -53,7 +53,7 @@ impl ImageReport {
         self.diagnostics
             .iter()
             .chain(self.platforms.iter().flat_map(|p| &p.diagnostics))
-            .any(|d| d.severity == Severity::Error)
+            .any(|d| d.severity == Level::Error)
     }
 }
 
@@ -95,11 +95,79 @@ pub struct OsRelease {
     pub pretty_name: Option<String>,
 }
 
+/// Which C library a platform's binaries use (docs/report.md §3.3).
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LibcKind {
+    /// Loaders and interpreters are glibc's.
+    Glibc,
+    /// Loaders and interpreters are musl's.
+    Musl,
+    /// No loader; static executables only.
+    Static,
+    /// No loader and no static executable.
+    #[default]
+    None,
+    /// Both glibc and musl loaders or interpreters.
+    Mixed,
+}
+
+impl LibcKind {
+    /// The name in the report (`glibc`, `static`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LibcKind::Glibc => "glibc",
+            LibcKind::Musl => "musl",
+            LibcKind::Static => "static",
+            LibcKind::None => "none",
+            LibcKind::Mixed => "mixed",
+        }
+    }
+}
+
+impl std::fmt::Display for LibcKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How distroless a platform is (docs/report.md §3.6).
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No shell, no package manager, no C library, no package database.
+    Scratch,
+    /// No shell and no package manager.
+    #[default]
+    Distroless,
+    /// A shell, no package manager.
+    ShellOnly,
+    /// A package manager.
+    Full,
+}
+
+impl Verdict {
+    /// The name in the report (`shell-only`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Scratch => "scratch",
+            Verdict::Distroless => "distroless",
+            Verdict::ShellOnly => "shell-only",
+            Verdict::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The C library verdict of a platform.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct Libc {
-    /// `glibc`, `musl`, `static`, `none` or `mixed`.
-    pub kind: String,
+    pub kind: LibcKind,
     /// Version of the C library present (glibc from libc.so.6, musl from its package).
     pub version: Option<String>,
     /// Where `version` was read from.
@@ -165,7 +233,7 @@ pub struct PackageDatabase {
 /// Distroless verdict: `scratch`, `distroless`, `shell-only` or `full`, with what decided it.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct Distroless {
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reasons: Vec<String>,
     /// `/etc/os-release` names the image Distroless (Google's distroless images do).
     pub os_release_says_distroless: bool,

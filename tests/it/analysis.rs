@@ -5,6 +5,7 @@
 use crate::common;
 
 use crate::common::{layout, only_platform, scan, Comp, Image, E};
+use layerscope::report::{LibcKind, Verdict};
 
 /// Copies of each path per layer, for the independent computation: None = deleted.
 fn expected_waste(copies: &[(&str, Vec<Option<u64>>)]) -> (f64, u64, u64) {
@@ -177,7 +178,7 @@ fn markdown_summary() {
 #[test]
 fn distroless_verdicts_and_image_level_findings() {
     let oci = |n: &str| format!("oci:{}", common::testdata(&format!("images/{n}/oci")).display());
-    let verdict = |n: &str| only_platform(&scan(&oci(n))).distroless.verdict.clone();
+    let verdict = |n: &str| only_platform(&scan(&oci(n))).distroless.verdict.as_str();
     assert_eq!(verdict("glibc"), "distroless");
     assert_eq!(verdict("musl"), "distroless", "an apk database without apk is not a package manager");
     assert_eq!(verdict("busybox"), "shell-only");
@@ -280,7 +281,7 @@ fn every_planted_run_defect_is_found_and_a_clean_image_has_none() {
     assert!(p.run.shell_form && !p.run.can_start);
     // /app/good is fine: no finding names it.
     assert!(p.findings.iter().all(|f| !f.paths.iter().any(|x| x.starts_with("/app/good"))));
-    assert_eq!(p.libc.kind, "glibc", "a binary asking for a missing musl loader does not make the image mixed");
+    assert_eq!(p.libc.kind, LibcKind::Glibc, "a binary asking for a missing musl loader does not make the image mixed");
 
     let r = scan(&fixture("broken-entrypoint"));
     let p = only_platform(&r);
@@ -309,7 +310,7 @@ fn every_planted_run_defect_is_found_and_a_clean_image_has_none() {
 fn distroless_and_go_fixtures() {
     let r = scan(&fixture("distroless"));
     let p = only_platform(&r);
-    assert_eq!(p.distroless.verdict, "distroless");
+    assert_eq!(p.distroless.verdict, Verdict::Distroless);
     assert!(p.distroless.os_release_says_distroless);
     let dbs: Vec<(&str, Option<u64>)> = p.package_databases.iter().map(|d| (d.path.as_str(), d.packages)).collect();
     assert_eq!(dbs, vec![("/var/lib/dpkg/status.d/base", Some(1)), ("/var/lib/dpkg/status.d/tzdata", Some(1))]);
@@ -323,7 +324,7 @@ fn distroless_and_go_fixtures() {
     assert_eq!(b.go_version.as_deref(), Some("go1.19.8"));
     assert_eq!(b.linkage, layerscope::elf::Linkage::Static);
     assert_eq!(p.elf_summary.go_binaries, 1);
-    assert_eq!(p.distroless.verdict, "scratch");
+    assert_eq!(p.distroless.verdict, Verdict::Scratch);
 }
 
 #[test]
@@ -337,7 +338,7 @@ fn mixed_libc_no_command_and_script_entrypoints() {
     ]);
     let r = scan(&layout(&tmp.path().join("a"), &Image::new("amd64", vec![(layer.clone(), Comp::Gzip)])));
     let p = only_platform(&r);
-    assert_eq!(p.libc.kind, "mixed");
+    assert_eq!(p.libc.kind, LibcKind::Mixed);
     finding(p, "LIBC-MIXED");
     assert_eq!(p.findings[0].id, "RUN-NO-COMMAND");
     assert!(p.findings[0].entrypoint);

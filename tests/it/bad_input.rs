@@ -5,14 +5,14 @@
 use crate::common;
 
 use crate::common::{copy_dir, layout, only_platform, scan, testdata, Comp, Image, E};
-use layerscope::diag::Severity;
+use layerscope::diag::Level;
 use layerscope::pipeline::{self, ScanOptions};
 use layerscope::report::PlatformReport;
 
 fn errors(p: &PlatformReport) -> Vec<String> {
     p.diagnostics
         .iter()
-        .filter(|d| d.severity == Severity::Error)
+        .filter(|d| d.severity == Level::Error)
         .map(|d| format!("{} {} {}", d.layer.as_deref().unwrap_or("-"), d.path.as_deref().unwrap_or("-"), d.message))
         .collect()
 }
@@ -139,7 +139,7 @@ fn malformed_elf_is_a_diagnostic_naming_the_path() {
         p.diagnostics.iter().find(|d| d.path.as_deref() == Some("/bin/bad")).expect("diagnostic for /bin/bad");
     assert!(bad_diag.message.contains("ELF"), "{bad_diag:?}");
     assert!(bad_diag.layer.as_deref().unwrap().starts_with("sha256:"));
-    assert_eq!(bad_diag.severity, Severity::Error, "facts of a file are missing: the scan is partial");
+    assert_eq!(bad_diag.severity, Level::Error, "facts of a file are missing: the scan is partial");
     assert!(!has_file(p, "/bin/bad"));
     assert_eq!(p.files, 3, "the files are still in the view");
 }

@@ -4,7 +4,7 @@
 use crate::common;
 
 use crate::common::{layout, only_platform, scan, sha256, Comp, Image, E};
-use layerscope::diag::Severity;
+use layerscope::diag::Level;
 use layerscope::fs::NodeKind;
 use layerscope::pipeline::{self, ScanOptions};
 
@@ -147,7 +147,7 @@ fn trailing_garbage_after_the_end_blocks_is_hashed_not_parsed() {
     let reference = layout(&dir, &Image::new("amd64", vec![(t.clone(), Comp::Gzip)]));
     let r = scan(&reference);
     let p = only_platform(&r);
-    assert!(p.diagnostics.iter().all(|d| d.severity != Severity::Error), "{:?}", p.diagnostics);
+    assert!(p.diagnostics.iter().all(|d| d.severity != Level::Error), "{:?}", p.diagnostics);
     assert_eq!(p.layers[0].uncompressed_bytes, t.len() as u64, "the diff_id covers the garbage");
 }
 
@@ -177,7 +177,7 @@ fn unknown_layer_media_types_are_skipped_not_parsed() {
         "{:?}",
         messages(p)
     );
-    assert!(p.diagnostics.iter().all(|d| d.severity != Severity::Error));
+    assert!(p.diagnostics.iter().all(|d| d.severity != Level::Error));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::process::Command;
 use crate::common::{layout, tar, testdata, Comp, Image, E};
 use layerscope::compare::{self, CompareOptions, CompareReport, Comparison, Mode, PathEntry};
 use layerscope::oci::platform::{Platform, PlatformFilter};
+use layerscope::report::LibcKind;
 
 fn oci(name: &str) -> String {
     testdata(&format!("images/{name}/oci")).display().to_string()
@@ -256,7 +257,7 @@ fn the_multiarch_pair_differs_only_in_architecture() {
     assert!(!c.directories.is_empty());
     // The summary rows are real: libc and its version agree, loaders do not.
     let (a, b) = (&r.sides[0], &r.sides[1]);
-    assert_eq!((a.libc.kind.as_str(), a.libc.version.as_deref()), ("glibc", Some("2.36")));
+    assert_eq!((a.libc.kind, a.libc.version.as_deref()), (LibcKind::Glibc, Some("2.36")));
     assert_eq!(a.libc.kind, b.libc.kind);
     assert_eq!(b.libc.loaders, ["/lib/ld-linux-aarch64.so.1"]);
     let files = |f: &BTreeMap<String, (bool, u64, Vec<u8>)>| f.values().filter(|x| x.0).count() as u64;

@@ -4,6 +4,7 @@
 use crate::common::{binary, only_platform, scan, testdata};
 use layerscope::elf::{ElfKind, Linkage};
 use layerscope::layer::pkgdb::DbKind;
+use layerscope::report::LibcKind;
 use layerscope::report::PlatformReport;
 
 fn oci(name: &str) -> String {
@@ -15,7 +16,7 @@ fn names(tools: &[layerscope::report::Tool]) -> Vec<&str> {
 }
 
 fn clean(p: &PlatformReport) {
-    let errors: Vec<_> = p.diagnostics.iter().filter(|d| d.severity == layerscope::diag::Severity::Error).collect();
+    let errors: Vec<_> = p.diagnostics.iter().filter(|d| d.severity == layerscope::diag::Level::Error).collect();
     assert!(errors.is_empty(), "{}: unexpected errors {errors:?}", p.platform);
 }
 
@@ -25,7 +26,7 @@ fn glibc_image_from_debian_packages() {
     let p = only_platform(&r);
     clean(p);
     assert_eq!(p.platform, "linux/amd64");
-    assert_eq!(p.libc.kind, "glibc");
+    assert_eq!(p.libc.kind, LibcKind::Glibc);
     assert_eq!(p.libc.version.as_deref(), Some("2.36"));
     assert_eq!(p.libc.version_source.as_deref(), Some("libc.so.6 version string"));
     assert!(p.libc.loaders.contains(&"/lib64/ld-linux-x86-64.so.2".to_string()), "{:?}", p.libc.loaders);
@@ -71,7 +72,7 @@ fn static_and_static_pie() {
     let r = scan(&oci("static"));
     let p = only_platform(&r);
     clean(p);
-    assert_eq!(p.libc.kind, "static");
+    assert_eq!(p.libc.kind, LibcKind::Static);
     assert!(p.libc.loaders.is_empty());
     assert_eq!(p.libc.version, None);
     let b = binary(p, "/hello");
@@ -80,7 +81,7 @@ fn static_and_static_pie() {
 
     let r = scan(&oci("static-pie"));
     let p = only_platform(&r);
-    assert_eq!(p.libc.kind, "static");
+    assert_eq!(p.libc.kind, LibcKind::Static);
     let b = binary(p, "/hello");
     assert_eq!((b.kind, b.linkage), (ElfKind::Executable, Linkage::StaticPie));
 }
@@ -90,7 +91,7 @@ fn musl_image_with_apk_database_but_no_apk() {
     let r = scan(&oci("musl"));
     let p = only_platform(&r);
     clean(p);
-    assert_eq!(p.libc.kind, "musl");
+    assert_eq!(p.libc.kind, LibcKind::Musl);
     assert_eq!(p.libc.version.as_deref(), Some("1.2.3"));
     assert_eq!(p.libc.version_source.as_deref(), Some("apk package database"));
     assert_eq!(p.libc.loaders, vec!["/lib/ld-musl-x86_64.so.1"]);
@@ -110,7 +111,7 @@ fn busybox_shells_through_applet_links() {
     let r = scan(&oci("busybox"));
     let p = only_platform(&r);
     clean(p);
-    assert_eq!(p.libc.kind, "static");
+    assert_eq!(p.libc.kind, LibcKind::Static);
     assert_eq!(names(&p.shells), vec!["sh", "ash", "busybox"]);
     let sh = &p.shells[0];
     assert_eq!((sh.path.as_str(), sh.target.as_deref()), ("/bin/sh", Some("/bin/busybox")));
@@ -161,7 +162,7 @@ fn multiarch_index_with_attestation_and_shared_layer() {
     for p in &r.platforms {
         clean(p);
         assert_eq!(p.layers[0].digest, shared);
-        assert_eq!(p.libc.kind, "glibc");
+        assert_eq!(p.libc.kind, LibcKind::Glibc);
         assert_eq!(p.libc.version.as_deref(), Some("2.36"));
         assert_eq!(p.libc.newest_glibc_required.as_deref(), Some("2.34"));
     }

@@ -6,11 +6,11 @@ use crate::common;
 use std::io::Write;
 
 use crate::common::{layout, only_platform, scan, sha256, Comp, Image, E};
-use layerscope::diag::Severity;
+use layerscope::diag::Level;
 use layerscope::pipeline::{self, ScanOptions};
 
 fn errors(p: &layerscope::report::PlatformReport) -> Vec<String> {
-    p.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.message.clone()).collect()
+    p.diagnostics.iter().filter(|d| d.severity == Level::Error).map(|d| d.message.clone()).collect()
 }
 
 /// Writes a layout whose single layer blob is `blob` (with the given media type and diff_id).
@@ -369,7 +369,7 @@ fn damaged_gzip_and_zstd_trailers_fail_their_layer_only() {
         let r = scan(&reference);
         let p = only_platform(&r);
         let errs: Vec<&layerscope::diag::Diagnostic> =
-            p.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+            p.diagnostics.iter().filter(|d| d.severity == Level::Error).collect();
         assert!(!errs.is_empty(), "{what}: no error: {:?}", p.diagnostics);
         assert!(errs.iter().all(|d| d.layer.as_deref() == Some(damaged.as_str())), "{what}: {errs:?}");
         assert!(

@@ -193,10 +193,8 @@ fn cited_documents_exist() {
         for (i, _) in text.match_indices("docs/") {
             let cited: String = text[i..].chars().take_while(|c| c.is_alphanumeric() || "/._-".contains(*c)).collect();
             let cited = cited.trim_end_matches('.');
-            if cited.ends_with(".md") || cited.ends_with(".json") {
-                if !root.join(cited).exists() {
-                    missing.push(format!("{} cites {cited}", f.display()));
-                }
+            if (cited.ends_with(".md") || cited.ends_with(".json")) && !root.join(cited).exists() {
+                missing.push(format!("{} cites {cited}", f.display()));
             }
         }
     }

@@ -18,12 +18,13 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use layerscope::diag::Severity;
+use layerscope::diag::Level;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::pipeline::{self, ScanOptions};
 use layerscope::report::ImageReport;
 
 use crate::common::registry::{docker_config, Registry, PASSWORD, USER};
+use layerscope::report::LibcKind;
 
 fn scan(reference: &str) -> ImageReport {
     common::scan(reference)
@@ -38,7 +39,7 @@ fn errors(r: &ImageReport) -> Vec<String> {
     r.diagnostics
         .iter()
         .chain(r.platforms.iter().flat_map(|p| &p.diagnostics))
-        .filter(|d| d.severity == Severity::Error)
+        .filter(|d| d.severity == Level::Error)
         .map(|d| format!("{:?} {}", d.layer, d.message))
         .collect()
 }
@@ -72,7 +73,7 @@ fn single_platform_image() {
         assert_eq!(errors(&r), Vec::<String>::new());
         let p = common::only_platform(&r);
         assert_eq!(p.platform, "linux/amd64");
-        assert_eq!(p.libc.kind, "musl");
+        assert_eq!(p.libc.kind, LibcKind::Musl);
         assert_eq!(r.digest, layout.digest, "the pin is the manifest digest");
         assert_eq!(r.name.as_deref(), Some(format!("{}/musl:1.0.0", reg.host()).as_str()));
         let facts = r.registry.as_ref().expect("registry facts");

@@ -263,7 +263,7 @@ fn enums_follow_the_serialised_names() {
         );
     }
     {
-        use layerscope::diag::Severity::*;
+        use layerscope::diag::Level::*;
         assert_eq!(sorted(vec![ser(&Warning), ser(&Error)]), from_schema("/$defs/diagnostic/properties/severity/enum"));
     }
     assert_eq!(schema.pointer("/$defs/imageReport/properties/schema_version/const"), Some(&Value::from(1)));

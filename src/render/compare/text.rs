@@ -33,7 +33,7 @@ pub fn rows(r: &CompareReport) -> Vec<(&'static str, Vec<String>)> {
         row("files", &|s| format!("{} ({})", s.files, human(s.bytes))),
         row("libc", &|s| match &s.libc.version {
             Some(v) => format!("{} {v}", s.libc.kind),
-            None => s.libc.kind.clone(),
+            None => s.libc.kind.to_string(),
         }),
         row("newest GLIBC needed", &|s| s.libc.newest_glibc_required.clone().unwrap_or_else(|| "-".into())),
         row("loaders", &|s| or_none(&s.libc.loaders)),
@@ -50,7 +50,7 @@ pub fn rows(r: &CompareReport) -> Vec<(&'static str, Vec<String>)> {
                 .collect();
             or_none(&dbs)
         }),
-        row("distroless", &|s| s.distroless.clone()),
+        row("distroless", &|s| s.distroless.to_string()),
         row("efficiency", &|s| format!("{:.1} %", s.efficiency * 100.0)),
         row("reclaimable", &|s| human(s.reclaimable_bytes)),
         row("findings", &|s| {
@@ -264,7 +264,7 @@ pub fn render(r: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "* the sides differ")?;
     }
     for s in &r.sides {
-        let errors = s.diagnostics.iter().filter(|d| d.severity == crate::diag::Severity::Error).count();
+        let errors = s.diagnostics.iter().filter(|d| d.severity == crate::diag::Level::Error).count();
         if errors > 0 {
             writeln!(out, "{}: {errors} part(s) could not be read (see --format json diagnostics)", s.label)?;
         }
