@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::blob::{DiffIdReader, VerifyingReader};
 use crate::detect::{self, Context, Policy};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
@@ -236,12 +237,17 @@ pub struct FloorStats {
     pub layers: usize,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
+    /// True when both digests were computed and checked (`floor --verify`).
+    pub verified: bool,
 }
 
 /// The decompress-only floor: reads every distinct layer of the selected platforms with the same
-/// decoder, buffer sizes and thread pool as [`scan`], and throws the bytes away. No hashing, no
-/// tar walk. Benchmarks compare `scan` with this on the same layers in the same run.
-pub fn decompress_floor(reference: &str, opts: &ScanOptions) -> Result<FloorStats> {
+/// decoder, buffer sizes and thread pool as [`scan`], and throws the bytes away. No tar walk.
+/// With `verify`, also what a scanner that checks every layer cannot skip: the blob's digest and
+/// the diff_id (one hash for a plain tar layer, whose diff_id is its blob digest; the diff_id
+/// alone for a `docker save` layer, whose blob digest is synthesized). Benchmarks compare `scan`
+/// with this on the same layers in the same run.
+pub fn decompress_floor(reference: &str, opts: &ScanOptions, verify: bool) -> Result<FloorStats> {
     let source = source::open(reference, &opts.limits)?;
     let roots = source.roots()?;
     let res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
@@ -252,18 +258,47 @@ pub fn decompress_floor(reference: &str, opts: &ScanOptions) -> Result<FloorStat
         .par_iter()
         .map(|l| {
             let d = &l.descriptor;
-            let what = || format!("layer {}", d.digest());
+            let digest = d.digest().to_string();
+            let what = || format!("layer {digest}");
             let blob = source.open_blob(d)?;
-            let raw = std::io::BufReader::with_capacity(256 << 10, blob);
+            let hash_blob = verify && !l.synthesized;
+            let mut blob = if hash_blob {
+                VerifyingReader::for_digest(blob, d.size(), &digest)
+            } else {
+                VerifyingReader::counting(blob, d.size())
+            };
+            let raw = std::io::BufReader::with_capacity(256 << 10, &mut blob);
             let declared = crate::oci::layer_type(d.media_type().as_ref());
-            let (decoder, _, _) =
+            let (decoder, compression, _) =
                 crate::blob::decompress(raw, declared, d.media_type().as_ref()).map_err(|e| Error::io(what(), e))?;
-            let mut reader = std::io::BufReader::with_capacity(256 << 10, decoder);
-            let n = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(what(), e))?;
+            let reader = std::io::BufReader::with_capacity(256 << 10, decoder);
+            let hash_diff_id = verify
+                && !(hash_blob && compression == crate::blob::Compression::None && digest.starts_with("sha256:"));
+            let mut reader = if hash_diff_id {
+                DiffIdReader::new(reader, u64::MAX, d.size(), u64::MAX)
+            } else {
+                DiffIdReader::counting(reader, u64::MAX, d.size(), u64::MAX)
+            };
+            reader.drain().map_err(|e| Error::io(what(), e))?;
+            let (diff_id, n) = reader.digest();
+            blob.drain().map_err(|e| Error::io(what(), e))?;
+            let read = blob.finish();
+            if verify {
+                let mismatch = |m: String| Error::io(what(), std::io::Error::other(m));
+                if hash_blob {
+                    read.check(&digest).map_err(mismatch)?;
+                }
+                let diff_id = diff_id.or(read.digest.filter(|_| hash_blob));
+                if let (Some(expected), Some(got)) = (&l.diff_id, &diff_id) {
+                    if expected != got {
+                        return Err(mismatch(format!("diff_id mismatch: config expects {expected}, got {got}")));
+                    }
+                }
+            }
             Ok((d.size(), n))
         })
         .collect();
-    let mut stats = FloorStats { layers: layers.len(), ..Default::default() };
+    let mut stats = FloorStats { layers: layers.len(), verified: verify, ..Default::default() };
     for c in counts {
         let (a, b) = c?;
         stats.compressed_bytes += a;

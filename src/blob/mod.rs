@@ -11,11 +11,13 @@ use sha2::{Digest as _, Sha256};
 
 use crate::oci::LayerType;
 
-/// A sha256 or sha512 hasher, chosen by the descriptor's digest algorithm.
+/// A sha256 or sha512 hasher, chosen by the descriptor's digest algorithm; or none, where the
+/// same bytes are hashed elsewhere (a layer stored as plain tar is hashed once, not twice).
 #[derive(Clone)]
 enum Hasher {
     Sha256(Sha256),
     Sha512(sha2::Sha512),
+    Off,
 }
 
 impl Hasher {
@@ -30,12 +32,14 @@ impl Hasher {
         match self {
             Hasher::Sha256(h) => h.update(b),
             Hasher::Sha512(h) => h.update(b),
+            Hasher::Off => {}
         }
     }
-    fn finish(self) -> String {
+    fn finish(self) -> Option<String> {
         match self {
-            Hasher::Sha256(h) => format!("sha256:{}", hex(&h.finalize())),
-            Hasher::Sha512(h) => format!("sha512:{}", hex(&h.finalize())),
+            Hasher::Sha256(h) => Some(format!("sha256:{}", hex(&h.finalize()))),
+            Hasher::Sha512(h) => Some(format!("sha512:{}", hex(&h.finalize()))),
+            Hasher::Off => None,
         }
     }
 }
@@ -60,6 +64,12 @@ impl<R: Read> VerifyingReader<R> {
         VerifyingReader { inner, hasher: Hasher::for_digest(digest), count: 0, expected_size }
     }
 
+    /// A reader that counts and bounds the stream without hashing it: for a blob whose digest
+    /// is synthesized (a `docker save` layer), checked through its diff_id instead.
+    pub fn counting(inner: R, expected_size: u64) -> Self {
+        VerifyingReader { inner, hasher: Hasher::Off, count: 0, expected_size }
+    }
+
     /// Bytes read so far.
     pub fn count(&self) -> u64 {
         self.count
@@ -72,6 +82,27 @@ impl<R: Read> VerifyingReader<R> {
 
     /// Compares what was read with the descriptor. Call after [`VerifyingReader::drain`].
     pub fn verify(self, expected_digest: &str) -> Result<(), String> {
+        self.finish().check(expected_digest)
+    }
+
+    /// What was read: its size and digest. Call after [`VerifyingReader::drain`].
+    pub fn finish(self) -> BlobRead {
+        BlobRead { count: self.count, expected_size: self.expected_size, digest: self.hasher.finish() }
+    }
+}
+
+/// A blob read to its end: how many bytes, against how many declared, and its digest (`None`
+/// when it was counted only).
+#[derive(Debug, Clone)]
+pub struct BlobRead {
+    pub count: u64,
+    pub expected_size: u64,
+    pub digest: Option<String>,
+}
+
+impl BlobRead {
+    /// Compares the read with the descriptor's size and digest.
+    pub fn check(&self, expected_digest: &str) -> Result<(), String> {
         if self.count != self.expected_size {
             return Err(format!(
                 "size mismatch: descriptor says {} bytes, blob has {}",
@@ -81,7 +112,9 @@ impl<R: Read> VerifyingReader<R> {
         if !(expected_digest.starts_with("sha256:") || expected_digest.starts_with("sha512:")) {
             return Err(format!("digest algorithm of {expected_digest} is not supported (sha256, sha512 are)"));
         }
-        let got = self.hasher.finish();
+        let Some(got) = &self.digest else {
+            return Err("the blob was read without hashing; its digest cannot be checked".into());
+        };
         if got != expected_digest {
             return Err(format!("digest mismatch: content hashes to {got}"));
         }
@@ -109,7 +142,8 @@ impl<R: Read> Read for VerifyingReader<R> {
 /// consumed from the buffer, without copying.
 pub struct DiffIdReader<R> {
     inner: R,
-    hasher: Sha256,
+    /// `None` when the stream is the blob itself (a plain tar layer), already hashed as a blob.
+    hasher: Option<Sha256>,
     count: u64,
     max_bytes: u64,
     compressed_size: u64,
@@ -118,7 +152,13 @@ pub struct DiffIdReader<R> {
 
 impl<R: BufRead> DiffIdReader<R> {
     pub fn new(inner: R, max_bytes: u64, compressed_size: u64, max_ratio: u64) -> Self {
-        DiffIdReader { inner, hasher: Sha256::new(), count: 0, max_bytes, compressed_size, max_ratio }
+        DiffIdReader { inner, hasher: Some(Sha256::new()), count: 0, max_bytes, compressed_size, max_ratio }
+    }
+
+    /// Like [`DiffIdReader::new`] but counting only: for an uncompressed layer whose blob
+    /// digest (sha256 of the same bytes) is its diff_id.
+    pub fn counting(inner: R, max_bytes: u64, compressed_size: u64, max_ratio: u64) -> Self {
+        DiffIdReader { inner, hasher: None, count: 0, max_bytes, compressed_size, max_ratio }
     }
 
     pub fn count(&self) -> u64 {
@@ -136,9 +176,10 @@ impl<R: BufRead> DiffIdReader<R> {
         }
     }
 
-    /// The `sha256:` digest of everything consumed, and the byte count.
-    pub fn digest(self) -> (String, u64) {
-        (format!("sha256:{}", hex(&self.hasher.finalize())), self.count)
+    /// The `sha256:` digest of everything consumed (`None` when counting only), and the byte
+    /// count.
+    pub fn digest(self) -> (Option<String>, u64) {
+        (self.hasher.map(|h| format!("sha256:{}", hex(&h.finalize()))), self.count)
     }
 
     fn check_limits(&self) -> io::Result<()> {
@@ -168,7 +209,9 @@ impl<R: BufRead> BufRead for DiffIdReader<R> {
     fn consume(&mut self, n: usize) {
         if let Ok(buf) = self.inner.fill_buf() {
             let n = n.min(buf.len());
-            self.hasher.update(&buf[..n]);
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[..n]);
+            }
             self.count += n as u64;
             self.inner.consume(n);
         }

@@ -45,6 +45,9 @@ enum Command {
         image: String,
         #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
         platform: PlatformFilter,
+        /// Also compute and check the blob digest and the diff_id (the verified floor).
+        #[arg(long)]
+        verify: bool,
     },
 }
 
@@ -72,12 +75,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Compare(args) => compare::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
-        Command::Floor { image, platform } => {
+        Command::Floor { image, platform, verify } => {
             let opts = ScanOptions { platforms: platform, ..Default::default() };
-            let s = pipeline::decompress_floor(&image, &opts)?;
+            let s = pipeline::decompress_floor(&image, &opts, verify)?;
             println!(
-                "{{\"layers\": {}, \"compressed_bytes\": {}, \"uncompressed_bytes\": {}}}",
-                s.layers, s.compressed_bytes, s.uncompressed_bytes
+                "{{\"layers\": {}, \"compressed_bytes\": {}, \"uncompressed_bytes\": {}, \"verified\": {}}}",
+                s.layers, s.compressed_bytes, s.uncompressed_bytes, s.verified
             );
             Ok(Exit::Clean)
         }

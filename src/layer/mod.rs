@@ -174,11 +174,19 @@ pub fn analyse(
         }
     };
     let counting = Counting { inner: blob, progress };
-    let mut verify = VerifyingReader::for_digest(counting, d.size(), &digest);
+    // A synthesized digest (a `docker save` layer) says nothing: the diff_id checks the bytes.
+    let mut verify = if layer.synthesized {
+        VerifyingReader::counting(counting, d.size())
+    } else {
+        VerifyingReader::for_digest(counting, d.size(), &digest)
+    };
+    // Set when the layer is a plain tar whose diff_id is then its blob digest: hashed once.
+    let mut diff_id_is_blob = false;
     // Three stages on their own threads: read and hash the blob, decompress, walk and hash the
     // tar; so one big layer uses more than one core.
     let outcome = blob::pipelined(&mut verify, |compressed| {
-        let walked = read_layer(compressed, layer, &media_type, declared, limits, &mut delta);
+        let walked =
+            read_layer(compressed, layer, &media_type, declared, limits, &mut delta).map(|same| diff_id_is_blob = same);
         // The blob digest must cover bytes the decoder did not need (trailing padding).
         let drained = drain(compressed).map_err(|e| format!("reading the blob: {e}"));
         walked.and(drained)
@@ -192,15 +200,25 @@ pub fn analyse(
         delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("reading the blob: {e}")));
         return delta;
     }
+    let read = verify.finish();
+    if let (true, Some(expected), Some(got)) = (diff_id_is_blob, &layer.diff_id, &read.digest) {
+        if expected != got {
+            delta.diagnostics.push(Diagnostic::error(
+                Some(&digest),
+                None,
+                format!("diff_id mismatch: config expects {expected}, uncompressed layer hashes to {got}"),
+            ));
+        }
+    }
     let verdict = if layer.synthesized {
         let expected = d.size();
-        if verify.count() != expected {
-            Err(format!("size mismatch: {expected} bytes expected, {} read", verify.count()))
+        if read.count != expected {
+            Err(format!("size mismatch: {expected} bytes expected, {} read", read.count))
         } else {
             Ok(())
         }
     } else {
-        verify.verify(&digest)
+        read.check(&digest)
     };
     match verdict {
         Ok(()) => delta.complete = delta.diagnostics.iter().all(|d| d.severity != crate::diag::Level::Error),
@@ -234,6 +252,8 @@ fn drain(r: &mut dyn std::io::BufRead) -> io::Result<()> {
     }
 }
 
+/// Decompresses and walks a layer, checking its diff_id. `Ok(true)` when the layer is a plain
+/// tar whose diff_id is left to the blob's own hash (the caller compares them).
 fn read_layer(
     raw: &mut (dyn std::io::BufRead + Send),
     layer: &LayerRef,
@@ -241,7 +261,7 @@ fn read_layer(
     declared: LayerType,
     limits: &Limits,
     delta: &mut LayerDelta,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let digest = delta.digest.clone();
     let (decoder, compression, note) =
         blob::decompress(raw, declared, media_type).map_err(|e| format!("reading the blob: {e}"))?;
@@ -252,8 +272,14 @@ fn read_layer(
         }
     }
     let compressed = layer.descriptor.size();
+    // A plain tar layer's diff_id is the sha256 of its blob: the blob's hash serves for both.
+    let diff_id_is_blob = compression == Compression::None && !layer.synthesized && digest.starts_with("sha256:");
     let (diff_id, count, drained) = blob::pipelined(decoder, |decoded| {
-        let hashed = DiffIdReader::new(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
+        let hashed = if diff_id_is_blob {
+            DiffIdReader::counting(decoded, limits.layer_bytes, compressed, limits.compression_ratio)
+        } else {
+            DiffIdReader::new(decoded, limits.layer_bytes, compressed, limits.compression_ratio)
+        };
         let mut tar = TarReader::new(hashed, limits);
         let walked = walk(&mut tar, limits, delta);
         delta.entry_diagnostics.finish(&mut delta.diagnostics, Some(&digest), "about entries of this layer");
@@ -272,12 +298,12 @@ fn read_layer(
     });
     delta.uncompressed_bytes = count;
     drained?;
-    if let Some(expected) = &layer.diff_id {
+    if let (Some(expected), Some(diff_id)) = (&layer.diff_id, diff_id) {
         if *expected != diff_id {
             return Err(format!("diff_id mismatch: config expects {expected}, uncompressed layer hashes to {diff_id}"));
         }
     }
-    Ok(())
+    Ok(diff_id_is_blob)
 }
 
 /// Walks the entries of a tar stream into `delta`. On a damaged stream returns the error and

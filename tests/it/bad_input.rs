@@ -234,3 +234,77 @@ fn paths_climbing_out_of_the_root_stay_inside() {
         "{warn:?}"
     );
 }
+
+/// An OCI layout of one plain-tar layer whose config names `diff_id` (right or wrong).
+fn plain_tar_image(dir: &std::path::Path, diff_id: Option<&str>) -> (String, String) {
+    let layer = common::tar(&[E::File("etc/hello", b"hello\n"), E::File("bin/tool", b"#!/bin/sh\n")]);
+    let digest = common::sha256(&layer);
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("blobs/sha256").join(&digest[7..]), &layer).unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.unwrap_or(&digest)]},
+    }))
+    .unwrap();
+    let cd = common::sha256(&config);
+    std::fs::write(dir.join("blobs/sha256").join(&cd[7..]), &config).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": layer.len()}],
+    }))
+    .unwrap();
+    let md = common::sha256(&manifest);
+    std::fs::write(dir.join("blobs/sha256").join(&md[7..]), &manifest).unwrap();
+    common::write_layout(
+        dir,
+        vec![serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
+            "size": manifest.len(), "platform": {"architecture": "amd64", "os": "linux"}})],
+    );
+    (format!("oci:{}", dir.display()), digest)
+}
+
+#[test]
+fn plain_tar_layer_hashed_once_still_checks_its_diff_id() {
+    // A plain tar layer's diff_id is its blob digest: one hash serves both checks.
+    let tmp = tempfile::tempdir().unwrap();
+    let (good, _) = plain_tar_image(&tmp.path().join("good"), None);
+    assert!(errors(only_platform(&scan(&good))).is_empty());
+
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let (bad, digest) = plain_tar_image(&tmp.path().join("bad"), Some(&wrong));
+    let p = only_platform(&scan(&bad)).clone();
+    let errs = errors(&p);
+    assert_eq!(
+        errs,
+        vec![format!("{digest} - diff_id mismatch: config expects {wrong}, uncompressed layer hashes to {digest}")]
+    );
+    assert!(!p.layers.is_empty() && p.files == 2, "the entries are still read: {} files", p.files);
+
+    // The verified floor checks the same; the plain floor does not hash at all.
+    let floor =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).output().unwrap();
+    let o = floor(&["floor", "--verify", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("diff_id mismatch"), "{o:?}");
+    let o = floor(&["floor", &bad]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = floor(&["floor", "--verify", &good]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"verified\": true"));
+}
+
+#[test]
+fn verified_floor_refuses_a_damaged_blob() {
+    let (_tmp, reference, layers) = damaged_compression_copy();
+    let (_, path) = &layers[0];
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(path, &bytes).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["floor", "--verify", &reference])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}
