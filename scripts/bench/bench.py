@@ -85,6 +85,7 @@ def main(argv):
         for n in counts:
             for comp in ("gzip", "zstd"):
                 cases[("floor", b, n, comp)] = [exe, "floor", oci(n, comp)]
+                cases[("floor-verify", b, n, comp)] = [exe, "floor", "--verify", oci(n, comp)]
                 cases[("scan", b, n, comp)] = [exe, "scan", "-q", "--format", "json", oci(n, comp)]
         for comp in ("gzip", "zstd"):
             # Thread scaling on the largest image: one CPU (taskset) against both, and one
@@ -97,6 +98,7 @@ def main(argv):
         for b, exe in bins.items():
             cases[("scan-docker", b, n, "gzip")] = [exe, "scan", "-q", "--format", "json", docker(n, "gzip")]
             cases[("floor-docker", b, n, "gzip")] = [exe, "floor", docker(n, "gzip")]
+            cases[("floor-verify-docker", b, n, "gzip")] = [exe, "floor", "--verify", docker(n, "gzip")]
         # dive's rules all disabled: only its time counts, not its verdict.
         cases[("dive", "-", n, "gzip")] = [dive, "--ci", "--source", "docker-archive", "--lowestEfficiency", "disabled",
                                            "--highestUserWastedPercent", "disabled", "--highestWastedBytes", "disabled",
@@ -136,17 +138,17 @@ def report(bench):
         return [x[field] / y[field] for x, y in zip(results[a], results[b])]
 
     print(f"\n{runs} rounds; median (min..max over rounds). Times in seconds, RSS in MB.\n")
-    print("| build | image | compressed → uncompressed | floor | scan | scan / floor (wall) "
-          "| floor CPU | scan CPU | scan / floor (CPU) | RSS floor | RSS scan |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| build | image | compressed → uncompressed | floor | verified floor | scan | scan / floor (wall) "
+          "| scan / verified floor (wall) | floor CPU | scan CPU | scan / floor (CPU) | RSS floor | RSS scan |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for b in builds:
         for comp in ("gzip", "zstd"):
             for n in counts:
                 s = sizes[(n, comp)]
-                f, sc = ("floor", b, n, comp), ("scan", b, n, comp)
+                f, sc, v = ("floor", b, n, comp), ("scan", b, n, comp), ("floor-verify", b, n, comp)
                 print(f"| {b} | {n} layers {comp} | {s['compressed_bytes'] / 1e9:.2f} → "
-                      f"{s['uncompressed_bytes'] / 1e9:.2f} GB | {med(col(f)):.2f} | {med(col(sc)):.2f} "
-                      f"| {spread(ratio(sc, f))} | {med(col(f, 'cpu')):.2f} | {med(col(sc, 'cpu')):.2f} "
+                      f"{s['uncompressed_bytes'] / 1e9:.2f} GB | {med(col(f)):.2f} | {med(col(v)):.2f} "
+                      f"| {med(col(sc)):.2f} | {spread(ratio(sc, f))} | {spread(ratio(sc, v))} | {med(col(f, 'cpu')):.2f} | {med(col(sc, 'cpu')):.2f} "
                       f"| {spread(ratio(sc, f, 'cpu'))} | {max(col(f, 'rss')):.0f} | {max(col(sc, 'rss')):.0f} |")
 
     print(f"\nThread scaling, {big} layers ({sizes[(big, 'gzip')]['uncompressed_bytes'] / 1e9:.2f} GB): "
@@ -171,6 +173,7 @@ def report(bench):
               "| CPU / scan CPU (zlib-ng) |")
         print("|---|---|---|---|---|---|---|")
         rows = [(f"layerscope floor ({b})", ("floor-docker", b, n, "gzip")) for b in builds]
+        rows += [(f"layerscope floor --verify ({b})", ("floor-verify-docker", b, n, "gzip")) for b in builds]
         rows += [(f"layerscope scan ({b})", ("scan-docker", b, n, "gzip")) for b in builds]
         rows += [("dive --ci", ("dive", "-", n, "gzip")), ("syft (table)", ("syft-table", "-", n, "gzip")),
                  ("syft -o json", ("syft-json", "-", n, "gzip"))]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The many-small-files benchmark: one gzip layer of N small files in N/40 package directories
+# (scripts/bench/many-files.py; generated under $BENCH_DIR, never committed), for each N in
+# COUNTS (default 100000 400000 1000000). For each: `floor`, `floor --verify` and `scan` of
+# the OCI layout and of the docker-archive, RUNS rounds (default 3), medians of wall time and
+# the peak RSS; printed as a Markdown table with scan / verified floor and bytes of peak RSS per
+# file. Release build of this checkout. Absolute times on a shared machine are noise; the ratios
+# within one run are the figures.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BENCH_DIR=${BENCH_DIR:-/var/tmp/layerscope-bench}/files
+RUNS=${RUNS:-3}
+read -r -a COUNTS <<< "${COUNTS:-100000 400000 1000000}"
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+mkdir -p "$BENCH_DIR"
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-target}/release/layerscope
+for n in "${COUNTS[@]}"; do
+  [ -f "$BENCH_DIR/files-$n.docker.tar" ] || python3 scripts/bench/many-files.py "$BENCH_DIR" "$n" >&2
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# One measurement: "wall_seconds peak_rss_kb".
+measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
+
+echo "| files | source | floor | verified floor | scan | scan / verified floor | peak RSS scan (MB) | RSS bytes per file |"
+echo "|---|---|---|---|---|---|---|---|"
+for n in "${COUNTS[@]}"; do
+  for src in "oci:$BENCH_DIR/files-$n" "docker-archive:$BENCH_DIR/files-$n.docker.tar"; do
+    cat "${src#*:}"/blobs/sha256/* "${src#*:}" >/dev/null 2>&1 || true
+    f=(); v=(); s=(); rss=0
+    for _ in $(seq "$RUNS"); do
+      read -r w _ < <(measure "$bin" floor "$src"); f+=("$w")
+      read -r w _ < <(measure "$bin" floor --verify "$src"); v+=("$w")
+      read -r w r < <(measure "$bin" scan -q --format json "$src"); s+=("$w")
+      [ "$r" -gt "$rss" ] && rss=$r
+    done
+    mf=$(median "${f[@]}"); mv=$(median "${v[@]}"); ms=$(median "${s[@]}")
+    awk -v n="$n" -v src="${src%%:*}" -v f="$mf" -v v="$mv" -v s="$ms" -v r="$rss" 'BEGIN {
+      printf "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, src, f, v, s, s / v, r / 1024, r * 1024 / n }'
+  done
+done
