@@ -7,7 +7,7 @@ use layerscope::elf::capture::ElfCapture;
 use layerscope::limits::Limits;
 use libfuzzer_sys::fuzz_target;
 
-/// Past `elfcap`'s whole-file threshold (256 KiB): the capture keeps only the wanted ranges.
+/// Past `elf::capture`'s whole-file threshold (256 KiB): the capture keeps only the wanted ranges.
 const SPARSE_SIZE: usize = (256 << 10) + 4096;
 
 fuzz_target!(|data: &[u8]| {

@@ -17,5 +17,5 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let _ = layerscope::layer::walk_for_fuzzing(data);
+    let _ = layerscope::fs::walk_for_fuzzing(data);
 });
