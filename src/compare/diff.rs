@@ -84,7 +84,7 @@ impl Entries {
             let key = n.path(path);
             let (kind, size) = match &node.kind {
                 NodeKind::Dir => {
-                    e.dirs.entry(key).or_insert_with(|| path.clone());
+                    e.dirs.entry(key).or_insert_with(|| path.to_string());
                     continue;
                 }
                 NodeKind::File(f) => ("file", f.size),
@@ -99,7 +99,7 @@ impl Entries {
             match e.nondirs.get(&key) {
                 Some(have) if have.kind == "file" || kind != "file" => {}
                 _ => {
-                    e.nondirs.insert(key, PathInfo { original: path.clone(), kind, size });
+                    e.nondirs.insert(key, PathInfo { original: path.to_string(), kind, size });
                 }
             }
         }

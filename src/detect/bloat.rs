@@ -13,7 +13,7 @@ use crate::report::{BaseBoundary, Bloat, Category, DuplicateGroup, LargeFile, Pl
 pub struct BloatDetector;
 
 /// Bytes, files, and (size, path) of the files of one category.
-type CategoryTally = (u64, u64, Vec<(u64, String)>);
+type CategoryTally<'a> = (u64, u64, Vec<(u64, &'a str)>);
 
 /// The category of a path of the merged view (no leading `/`), if it is one of the usual
 /// suspects.
@@ -175,31 +175,44 @@ impl Detector for BloatDetector {
 
         // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
         // content object and are not duplicates.
-        let mut groups: HashMap<(u64, u64), Vec<(String, *const crate::layer::FileData)>> = HashMap::new();
+        // One pass over the files; paths are borrowed from the view and only the ones reported
+        // are formatted.
+        let mut groups: HashMap<(u64, u64), Vec<(&str, *const crate::layer::FileData)>, foldhash::quality::RandomState> =
+            HashMap::default();
         let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
-        let mut largest: Vec<LargeFile> = Vec::new();
+        // The ten largest, biggest first, then by path.
+        let mut largest: Vec<(u64, &str, usize)> = Vec::with_capacity(11);
+        let before = |a: &(u64, &str, usize), b: &(u64, &str, usize)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
         for (path, f, node) in cx.fs.files() {
             if f.size > 0 {
-                groups.entry((f.size, f.hash)).or_default().push((format!("/{path}"), Arc::as_ptr(f)));
+                groups.entry((f.size, f.hash)).or_default().push((path, Arc::as_ptr(f)));
             }
             if let Some(c) = category(path) {
                 let e = cats.entry(c).or_default();
                 e.0 = e.0.saturating_add(f.size);
                 e.1 += 1;
-                e.2.push((f.size, format!("/{path}")));
+                e.2.push((f.size, path));
             } else if let Some(elf) = f.elf.as_ref().filter(|e| e.debug_bytes > 0) {
                 let e = cats.entry("debug-info").or_default();
                 e.0 = e.0.saturating_add(elf.debug_bytes);
                 e.1 += 1;
-                e.2.push((elf.debug_bytes, format!("/{path}")));
+                e.2.push((elf.debug_bytes, path));
             }
-            largest.push(LargeFile { path: format!("/{path}"), bytes: f.size, layer: node.layer });
+            let candidate = (f.size, path, node.layer);
+            if largest.len() < 10 || largest.last().is_some_and(|l| before(&candidate, l).is_lt()) {
+                let at = largest.partition_point(|l| before(l, &candidate).is_lt());
+                largest.insert(at, candidate);
+                largest.truncate(10);
+            }
         }
-        largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.path.cmp(&b.path)));
-        largest.truncate(10);
+        let largest: Vec<LargeFile> =
+            largest.into_iter().map(|(bytes, p, layer)| LargeFile { path: format!("/{p}"), bytes, layer }).collect();
         let mut duplicate_bytes = 0u64;
         let mut dup_groups = Vec::new();
         for ((size, _), mut members) in groups {
+            if members.len() < 2 {
+                continue;
+            }
             members.sort();
             let mut distinct: Vec<*const crate::layer::FileData> = members.iter().map(|m| m.1).collect();
             distinct.sort();
@@ -209,7 +222,7 @@ impl Detector for BloatDetector {
                 duplicate_bytes = duplicate_bytes.saturating_add(wasted);
                 dup_groups.push(DuplicateGroup {
                     bytes: wasted,
-                    paths: evidence(members.into_iter().map(|m| m.0).collect(), 10),
+                    paths: evidence(members.into_iter().map(|m| format!("/{}", m.0)).collect(), 10),
                 });
             }
         }
@@ -229,11 +242,11 @@ impl Detector for BloatDetector {
                 if let Some((b, f, p)) = cats.get(n) {
                     bytes = u64::saturating_add(bytes, *b);
                     files += f;
-                    all.extend(p.iter().cloned());
+                    all.extend(p.iter().copied());
                 }
             }
-            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            let paths = all.into_iter().take(5).map(|(_, p)| p).collect();
+            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            let paths = all.into_iter().take(5).map(|(_, p)| format!("/{p}")).collect();
             (bytes, files, paths)
         };
         let human = crate::units::human;

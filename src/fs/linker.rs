@@ -76,7 +76,7 @@ fn read_ld_so_conf(fs: &MergedFs, path: &str, hops: u64, depth: u32, out: &mut V
             let (prefix, suffix) = file_glob.split_once('*').unwrap_or((file_glob, ""));
             let mut matches: Vec<String> = fs
                 .descendants(dir)
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| p.to_string())
                 .filter(|p| {
                     let rest = &p[dir.len() + usize::from(!dir.is_empty())..];
                     !rest.contains('/') && rest.starts_with(prefix) && rest.ends_with(suffix)

@@ -7,6 +7,8 @@ pub mod linker;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::diag::Diagnostic;
 use crate::layer::{EntryKind, FileData, LayerDelta};
 
@@ -46,12 +48,20 @@ pub struct LayerChanges {
     pub deleted: u64,
 }
 
-/// The merged view of one platform's layers.
+/// What happened to one path, in layer order: (layer index, event). One event inline (most
+/// paths are written once), more on the heap.
+pub type Events = SmallVec<[(usize, Event); 1]>;
+
+/// Per path, its [`Events`]. Keys share their allocation with the view's and the layer's paths.
+pub type History = HashMap<Arc<str>, Events, foldhash::quality::RandomState>;
+
+/// The merged view of one platform's layers. A path's bytes are allocated once, in the layer
+/// entry that wrote it, and shared (`Arc<str>`) by the view and the history.
 #[derive(Debug, Default)]
 pub struct MergedFs {
-    nodes: BTreeMap<String, Node>,
+    nodes: BTreeMap<Arc<str>, Node>,
     /// Per path: (layer index, event), in layer order.
-    pub history: HashMap<String, Vec<(usize, Event)>>,
+    pub history: History,
     pub changes: Vec<LayerChanges>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -77,7 +87,7 @@ fn descendants_range(dir: &str) -> (String, String) {
 impl MergedFs {
     pub fn new() -> Self {
         let mut fs = MergedFs::default();
-        fs.nodes.insert(String::new(), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer: 0 });
+        fs.nodes.insert(Arc::from(""), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer: 0 });
         fs
     }
 
@@ -95,33 +105,42 @@ impl MergedFs {
     }
 
     /// Every node, in path order (the root is `""`).
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
-        self.nodes.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(k, n)| (&**k, n))
     }
 
     /// Direct and indirect children of a directory, in path order.
-    pub fn descendants<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a String, &'a Node)> + 'a {
+    pub fn descendants<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
         let (lo, hi) = descendants_range(dir);
-        self.nodes.range(lo..hi)
+        self.nodes.range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str()))).map(|(k, n)| (&**k, n))
     }
 
     fn remove_subtree(&mut self, path: &str, layer: usize, deleted: &mut u64) {
         let (lo, hi) = descendants_range(path);
-        let doomed: Vec<String> = self.nodes.range(lo..hi).map(|(k, _)| k.clone()).collect();
-        for k in doomed.iter().map(String::as_str).chain((!path.is_empty()).then_some(path)) {
-            if let Some(n) = self.nodes.remove(k) {
+        let mut doomed: Vec<Arc<str>> = self
+            .nodes
+            .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !path.is_empty() {
+            if let Some((k, _)) = self.nodes.get_key_value(path) {
+                doomed.push(k.clone());
+            }
+        }
+        for k in doomed {
+            if let Some(n) = self.nodes.remove(&*k) {
                 match n.kind {
                     NodeKind::Dir => {}
                     NodeKind::File(f) => {
                         *deleted += 1;
-                        self.history.entry(k.to_string()).or_default().push((layer, Event::Deleted { size: f.size }));
+                        self.history.entry(k).or_default().push((layer, Event::Deleted { size: f.size }));
                     }
                     _ => *deleted += 1,
                 }
             }
         }
         if path.is_empty() {
-            self.nodes.insert(String::new(), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+            self.nodes.insert(Arc::from(""), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
         }
     }
 
@@ -136,11 +155,11 @@ impl MergedFs {
                     let mut deleted = 0;
                     self.remove_subtree(parent, layer, &mut deleted);
                     self.nodes
-                        .insert(parent.to_string(), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+                        .insert(Arc::from(parent), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
                 }
                 None => {
                     self.nodes
-                        .insert(parent.to_string(), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+                        .insert(Arc::from(parent), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
                 }
             }
             idx += pos + 1;
@@ -152,11 +171,11 @@ impl MergedFs {
     pub fn apply(&mut self, layer: usize, delta: &LayerDelta) {
         let mut ch = LayerChanges::default();
         let mut capped = crate::diag::Capped::default();
-        let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.nodes.contains_key(&e.path)).collect();
+        let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.nodes.contains_key(&*e.path)).collect();
         for e in &delta.entries {
             match e.kind {
                 EntryKind::Whiteout => {
-                    if self.nodes.contains_key(&e.path) {
+                    if self.nodes.contains_key(&*e.path) {
                         self.remove_subtree(&e.path, layer, &mut ch.deleted);
                     } else {
                         capped.push(
@@ -171,9 +190,13 @@ impl MergedFs {
                 }
                 EntryKind::Opaque => {
                     let (lo, hi) = descendants_range(&e.path);
-                    let children: Vec<String> = self.nodes.range(lo..hi).map(|(k, _)| k.clone()).collect();
+                    let children: Vec<Arc<str>> = self
+                        .nodes
+                        .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     for c in children {
-                        if self.nodes.contains_key(&c) {
+                        if self.nodes.contains_key(&*c) {
                             self.remove_subtree(&c, layer, &mut ch.deleted);
                         }
                     }
@@ -183,9 +206,10 @@ impl MergedFs {
         }
         // AUFS hardlink targets (.wh..wh.plnk/…) are never visible.
         let mut hidden: HashMap<&str, Arc<FileData>> = HashMap::new();
-        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<&str, foldhash::quality::RandomState> =
+            std::collections::HashSet::with_capacity_and_hasher(delta.entries.len(), Default::default());
         for (e, existed) in delta.entries.iter().zip(lower_exists) {
-            if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(e.path.as_str()) {
+            if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(&*e.path) {
                 capped.push(
                     &mut self.diagnostics,
                     Diagnostic::warning(
@@ -206,14 +230,14 @@ impl MergedFs {
                 EntryKind::Symlink(t) => NodeKind::Symlink(t.clone()),
                 EntryKind::Other(t) => NodeKind::Other(*t),
                 EntryKind::Hardlink(target) => {
-                    let shared = hidden.get(target.as_str()).cloned().or_else(|| match self.nodes.get(target) {
+                    let shared = hidden.get(target.as_str()).cloned().or_else(|| match self.nodes.get(target.as_str()) {
                         Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
                         _ => None,
                     });
                     match shared {
                         Some(f) => NodeKind::File(f),
                         None => {
-                            let why = match self.nodes.get(target) {
+                            let why = match self.nodes.get(target.as_str()) {
                                 Some(_) => "is not a regular file",
                                 None => "does not exist",
                             };
@@ -232,7 +256,7 @@ impl MergedFs {
             };
             let is_dir = matches!(kind, NodeKind::Dir);
             self.ensure_parents(&e.path, layer);
-            match self.nodes.get_mut(&e.path) {
+            match self.nodes.get_mut(&*e.path) {
                 Some(existing) if is_dir && matches!(existing.kind, NodeKind::Dir) => {
                     existing.mode = e.mode;
                     existing.uid = e.uid;
@@ -249,10 +273,7 @@ impl MergedFs {
             }
             if let NodeKind::File(f) = &kind {
                 // Most paths are written once: no room for more until a second event.
-                self.history
-                    .entry(e.path.clone())
-                    .or_insert_with(|| Vec::with_capacity(1))
-                    .push((layer, Event::Written { size: f.size, hash: f.hash }));
+                self.history.entry(e.path.clone()).or_default().push((layer, Event::Written { size: f.size, hash: f.hash }));
             }
             if !is_dir {
                 if existed {
@@ -288,7 +309,7 @@ impl MergedFs {
             }
             current.push(comp);
             let joined = current.join("/");
-            let node = self.nodes.get(&joined).ok_or(ResolveError::NotFound)?;
+            let node = self.nodes.get(joined.as_str()).ok_or(ResolveError::NotFound)?;
             if let NodeKind::Symlink(target) = &node.kind {
                 hops += 1;
                 if hops > max_hops {
@@ -304,14 +325,14 @@ impl MergedFs {
             }
         }
         let joined = current.join("/");
-        let node = self.nodes.get(&joined).ok_or(ResolveError::NotFound)?;
+        let node = self.nodes.get(joined.as_str()).ok_or(ResolveError::NotFound)?;
         Ok((joined, node))
     }
 
     /// Regular files of the view with their content, in path order.
-    pub fn files(&self) -> impl Iterator<Item = (&String, &Arc<FileData>, &Node)> {
+    pub fn files(&self) -> impl Iterator<Item = (&str, &Arc<FileData>, &Node)> {
         self.nodes.iter().filter_map(|(p, n)| match &n.kind {
-            NodeKind::File(f) => Some((p, f, n)),
+            NodeKind::File(f) => Some((&**p, f, n)),
             _ => None,
         })
     }
@@ -380,8 +401,8 @@ mod tests {
         assert_eq!(size_of(&fs, "d/old/z"), Some(5));
         assert_eq!(fs.changes[1], LayerChanges { added: 1, changed: 0, deleted: 3 });
         assert_eq!(
-            fs.history["etc/a"],
-            vec![(0, Event::Written { size: 1, hash: 1 }), (1, Event::Deleted { size: 1 })]
+            fs.history["etc/a"].as_slice(),
+            [(0, Event::Written { size: 1, hash: 1 }), (1, Event::Deleted { size: 1 })]
         );
     }
 

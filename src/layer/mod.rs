@@ -65,7 +65,8 @@ pub enum EntryKind {
 /// One entry of a layer, with its path normalised (no leading `/`, `""` is the root).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
-    pub path: String,
+    /// Shared with the merged view and its history (one allocation per path).
+    pub path: Arc<str>,
     pub kind: EntryKind,
     pub mode: u32,
     pub uid: u64,
@@ -356,7 +357,7 @@ fn walk<R: std::io::BufRead>(
                 Some((p, EntryKind::Whiteout))
             };
             if let Some((p, kind)) = kind {
-                delta.entries.push(Entry { path: p, kind, mode: 0, uid: 0, gid: 0 });
+                delta.entries.push(Entry { path: p.into(), kind, mode: 0, uid: 0, gid: 0 });
                 continue;
             }
             if !path.starts_with(".wh..wh.plnk/") {
@@ -406,7 +407,7 @@ fn walk<R: std::io::BufRead>(
             delta.note(Diagnostic::warning(Some(&digest), Some("/"), "non-directory entry for the root; ignored"));
             continue;
         }
-        delta.entries.push(Entry { path, kind, mode: raw.mode, uid: raw.uid, gid: raw.gid });
+        delta.entries.push(Entry { path: path.into(), kind, mode: raw.mode, uid: raw.uid, gid: raw.gid });
     }
     Ok(())
 }

@@ -741,7 +741,7 @@ fn gnu_tar_sparse_files_in_every_format() {
         assert!(errors(only_platform(&r)).is_empty(), "{name}: {:?}", only_platform(&r).diagnostics);
         let loaded = pipeline::load(&reference, &ScanOptions::default()).unwrap();
         let fs = loaded.merged(&loaded.resolution.targets[0]);
-        let paths: Vec<&String> = fs.iter().map(|(p, _)| p).collect();
+        let paths: Vec<&str> = fs.iter().map(|(p, _)| p).collect();
         assert_eq!(paths, ["", "after", "big"], "{name}");
         let size = |p: &str| match &fs.get(p).unwrap().kind {
             layerscope::fs::NodeKind::File(f) => f.size,
