@@ -47,8 +47,12 @@ pub struct Loaded {
 impl Loaded {
     /// The merged view of one target's layers.
     pub fn merged(&self, t: &Target) -> MergedFs {
-        MergedFs::build(t.layers.iter().filter_map(|l| self.deltas.get(&l.descriptor.digest().to_string())))
+        merged(&self.deltas, t)
     }
+}
+
+fn merged(deltas: &HashMap<String, LayerDelta>, t: &Target) -> MergedFs {
+    MergedFs::build(t.layers.iter().filter_map(|l| deltas.get(&l.descriptor.digest().to_string())))
 }
 
 /// Opens an image, resolves its platforms and reads every distinct layer once. An `Err` means
@@ -130,14 +134,54 @@ pub fn load_with(reference: &str, opts: &ScanOptions, cache: &dyn LayerCache) ->
 /// Scans one image. An `Err` means nothing of the image could be read (exit code 2); partial
 /// failures are diagnostics in the report.
 pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
-    Ok(report(&load(reference, opts)?, opts))
+    Ok(into_report(load(reference, opts)?, opts))
 }
 
 /// The report of a loaded image: one platform report per target, in target order.
 pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
+    let platforms: Vec<PlatformReport> = loaded
+        .resolution
+        .targets
+        .par_iter()
+        .map(|t| platform_report(t, &merged(&loaded.deltas, t), &loaded.deltas, opts))
+        .collect();
+    image_report(loaded, platforms)
+}
+
+/// Like [`report`], consuming the image: platforms are merged a few at a time (as many as
+/// there are threads), and a layer's entries are dropped as soon as every platform using it is
+/// merged, so the detectors run without them (the view shares their paths and file data).
+pub fn into_report(mut loaded: Loaded, opts: &ScanOptions) -> ImageReport {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for l in loaded.resolution.targets.iter().flat_map(|t| &t.layers) {
+        *uses.entry(l.descriptor.digest().to_string()).or_default() += 1;
+    }
+    let targets = &loaded.resolution.targets;
+    let mut platforms = Vec::with_capacity(targets.len());
+    for chunk in targets.chunks(rayon::current_num_threads().max(1)) {
+        let views: Vec<MergedFs> = chunk.par_iter().map(|t| merged(&loaded.deltas, t)).collect();
+        for l in chunk.iter().flat_map(|t| &t.layers) {
+            let digest = l.descriptor.digest().to_string();
+            if let Some(n) = uses.get_mut(&digest) {
+                *n -= 1;
+                if *n == 0 {
+                    if let Some(d) = loaded.deltas.get_mut(&digest) {
+                        d.entries = Vec::new();
+                    }
+                }
+            }
+        }
+        let deltas = &loaded.deltas;
+        let done: Vec<PlatformReport> =
+            chunk.par_iter().zip(views).map(|(t, fs)| platform_report(t, &fs, deltas, opts)).collect();
+        platforms.extend(done);
+    }
+    image_report(&loaded, platforms)
+}
+
+/// The image-level part of the report around its platform reports.
+fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport {
     let reference = loaded.reference.as_str();
-    let platforms: Vec<PlatformReport> =
-        loaded.resolution.targets.par_iter().map(|t| platform_report(t, loaded, &opts.limits, &opts.policy)).collect();
     let mut findings = crate::provenance::findings(&crate::provenance::Inputs {
         reference,
         tag: loaded.roots.tag.as_deref(),
@@ -199,10 +243,14 @@ fn read_layers(
         .collect()
 }
 
-fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits, policy: &Policy) -> PlatformReport {
+fn platform_report(
+    t: &Target,
+    fs: &MergedFs,
+    deltas: &HashMap<String, LayerDelta>,
+    opts: &ScanOptions,
+) -> PlatformReport {
     let layers: Vec<&LayerDelta> =
-        t.layers.iter().filter_map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
-    let fs = loaded.merged(t);
+        t.layers.iter().filter_map(|l| deltas.get(&l.descriptor.digest().to_string())).collect();
     let mut r = PlatformReport {
         platform: t.platform.to_string(),
         manifest_digest: t.manifest_digest.clone(),
@@ -226,7 +274,7 @@ fn platform_report(t: &Target, loaded: &Loaded, limits: &Limits, policy: &Policy
         r.diagnostics.extend(delta.diagnostics.iter().cloned());
     }
     r.diagnostics.extend(fs.diagnostics.iter().cloned());
-    let cx = Context { fs: &fs, target: t, limits, policy };
+    let cx = Context { fs, target: t, limits: &opts.limits, policy: &opts.policy };
     detect::run_all(&cx, &mut r);
     r
 }

@@ -177,15 +177,16 @@ impl Detector for BloatDetector {
         // content object and are not duplicates.
         // One pass over the files; paths are borrowed from the view and only the ones reported
         // are formatted.
-        let mut groups: HashMap<(u64, u64), Vec<(&str, *const crate::layer::FileData)>, foldhash::quality::RandomState> =
-            HashMap::default();
+        // (size, content hash, content object, path) of every non-empty file; sorted, equal
+        // contents are neighbours.
+        let mut contents: Vec<(u64, u64, *const crate::layer::FileData, &str)> = Vec::new();
         let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
         // The ten largest, biggest first, then by path.
         let mut largest: Vec<(u64, &str, usize)> = Vec::with_capacity(11);
         let before = |a: &(u64, &str, usize), b: &(u64, &str, usize)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
         for (path, f, node) in cx.fs.files() {
             if f.size > 0 {
-                groups.entry((f.size, f.hash)).or_default().push((path, Arc::as_ptr(f)));
+                contents.push((f.size, f.hash, Arc::as_ptr(f), path));
             }
             if let Some(c) = category(path) {
                 let e = cats.entry(c).or_default();
@@ -209,20 +210,16 @@ impl Detector for BloatDetector {
             largest.into_iter().map(|(bytes, p, layer)| LargeFile { path: format!("/{p}"), bytes, layer }).collect();
         let mut duplicate_bytes = 0u64;
         let mut dup_groups = Vec::new();
-        for ((size, _), mut members) in groups {
-            if members.len() < 2 {
-                continue;
-            }
-            members.sort();
-            let mut distinct: Vec<*const crate::layer::FileData> = members.iter().map(|m| m.1).collect();
-            distinct.sort();
-            distinct.dedup();
-            if distinct.len() > 1 {
-                let wasted = (distinct.len() as u64 - 1).saturating_mul(size);
+        contents.sort_unstable();
+        for members in contents.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            // Hardlinks share one content object: they are one copy, not duplicates.
+            let distinct = 1 + members.windows(2).filter(|w| w[0].2 != w[1].2).count();
+            if distinct > 1 {
+                let wasted = (distinct as u64 - 1).saturating_mul(members[0].0);
                 duplicate_bytes = duplicate_bytes.saturating_add(wasted);
                 dup_groups.push(DuplicateGroup {
                     bytes: wasted,
-                    paths: evidence(members.into_iter().map(|m| format!("/{}", m.0)).collect(), 10),
+                    paths: evidence(members.iter().map(|m| format!("/{}", m.3)).collect(), 10),
                 });
             }
         }

@@ -64,6 +64,8 @@ pub struct MergedFs {
     pub history: History,
     pub changes: Vec<LayerChanges>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Counts subtree removals: a directory known to exist stays so while this is unchanged.
+    removals: u64,
 }
 
 /// Why a path could not be resolved.
@@ -112,10 +114,13 @@ impl MergedFs {
     /// Direct and indirect children of a directory, in path order.
     pub fn descendants<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
         let (lo, hi) = descendants_range(dir);
-        self.nodes.range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str()))).map(|(k, n)| (&**k, n))
+        self.nodes
+            .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
+            .map(|(k, n)| (&**k, n))
     }
 
     fn remove_subtree(&mut self, path: &str, layer: usize, deleted: &mut u64) {
+        self.removals += 1;
         let (lo, hi) = descendants_range(path);
         let mut doomed: Vec<Arc<str>> = self
             .nodes
@@ -192,7 +197,10 @@ impl MergedFs {
                     let (lo, hi) = descendants_range(&e.path);
                     let children: Vec<Arc<str>> = self
                         .nodes
-                        .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
+                        .range::<str, _>((
+                            std::ops::Bound::Included(lo.as_str()),
+                            std::ops::Bound::Excluded(hi.as_str()),
+                        ))
                         .map(|(k, _)| k.clone())
                         .collect();
                     for c in children {
@@ -208,6 +216,7 @@ impl MergedFs {
         let mut hidden: HashMap<&str, Arc<FileData>> = HashMap::new();
         let mut seen: std::collections::HashSet<&str, foldhash::quality::RandomState> =
             std::collections::HashSet::with_capacity_and_hasher(delta.entries.len(), Default::default());
+        let mut parents_ok: (Option<&str>, u64) = (None, 0);
         for (e, existed) in delta.entries.iter().zip(lower_exists) {
             if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(&*e.path) {
                 capped.push(
@@ -230,10 +239,11 @@ impl MergedFs {
                 EntryKind::Symlink(t) => NodeKind::Symlink(t.clone()),
                 EntryKind::Other(t) => NodeKind::Other(*t),
                 EntryKind::Hardlink(target) => {
-                    let shared = hidden.get(target.as_str()).cloned().or_else(|| match self.nodes.get(target.as_str()) {
-                        Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
-                        _ => None,
-                    });
+                    let shared =
+                        hidden.get(target.as_str()).cloned().or_else(|| match self.nodes.get(target.as_str()) {
+                            Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
+                            _ => None,
+                        });
                     match shared {
                         Some(f) => NodeKind::File(f),
                         None => {
@@ -255,7 +265,13 @@ impl MergedFs {
                 }
             };
             let is_dir = matches!(kind, NodeKind::Dir);
-            self.ensure_parents(&e.path, layer);
+            // Entries of one directory come together in a tar: its parents are checked once while
+            // nothing is removed in between.
+            let parent = e.path.rfind('/').map(|i| &e.path[..i]);
+            if parent.is_some() && (parent, self.removals) != parents_ok {
+                self.ensure_parents(&e.path, layer);
+                parents_ok = (parent, self.removals);
+            }
             match self.nodes.get_mut(&*e.path) {
                 Some(existing) if is_dir && matches!(existing.kind, NodeKind::Dir) => {
                     existing.mode = e.mode;
@@ -273,7 +289,10 @@ impl MergedFs {
             }
             if let NodeKind::File(f) = &kind {
                 // Most paths are written once: no room for more until a second event.
-                self.history.entry(e.path.clone()).or_default().push((layer, Event::Written { size: f.size, hash: f.hash }));
+                self.history
+                    .entry(e.path.clone())
+                    .or_default()
+                    .push((layer, Event::Written { size: f.size, hash: f.hash }));
             }
             if !is_dir {
                 if existed {
