@@ -97,7 +97,7 @@ fn waste(fs: &MergedFs) -> (u64, u64, u64, Rewrites) {
     let (mut min_sum, mut all_sum, mut deleted) = (0u64, 0u64, 0u64);
     let mut rewrites = Rewrites::default();
     let mut rewritten = Vec::new();
-    for (path, events) in &fs.history {
+    for (path, events) in fs.history() {
         let mut min = u64::MAX;
         let mut all = 0u64;
         let mut last: Option<(u64, u64)> = None;

@@ -4,13 +4,16 @@
 
 pub mod linker;
 
-use std::collections::{BTreeMap, HashMap};
+mod tree;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use crate::diag::Diagnostic;
 use crate::layer::{EntryKind, FileData, LayerDelta};
+use tree::{Tree, NONE, ROOT};
 
 /// A node of the merged view.
 #[derive(Debug, Clone)]
@@ -40,6 +43,10 @@ pub enum Event {
     Deleted { size: u64 },
 }
 
+/// What happened to one path, in layer order: (layer index, event). One event inline (most
+/// paths are written once), more on the heap.
+pub type Events = SmallVec<[(usize, Event); 1]>;
+
 /// Per-layer counts of what the layer did to the view.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerChanges {
@@ -48,20 +55,11 @@ pub struct LayerChanges {
     pub deleted: u64,
 }
 
-/// What happened to one path, in layer order: (layer index, event). One event inline (most
-/// paths are written once), more on the heap.
-pub type Events = SmallVec<[(usize, Event); 1]>;
-
-/// Per path, its [`Events`]. Keys share their allocation with the view's and the layer's paths.
-pub type History = HashMap<Arc<str>, Events, foldhash::quality::RandomState>;
-
-/// The merged view of one platform's layers. A path's bytes are allocated once, in the layer
-/// entry that wrote it, and shared (`Arc<str>`) by the view and the history.
-#[derive(Debug, Default)]
+/// The merged view of one platform's layers: a tree of paths (`tree.rs`), each path's bytes
+/// allocated once, in the layer entry that wrote it, and shared (`Arc<str>`).
+#[derive(Debug)]
 pub struct MergedFs {
-    nodes: BTreeMap<Arc<str>, Node>,
-    /// Per path: (layer index, event), in layer order.
-    pub history: History,
+    tree: Tree,
     pub changes: Vec<LayerChanges>,
     pub diagnostics: Vec<Diagnostic>,
     /// Counts subtree removals: a directory known to exist stays so while this is unchanged.
@@ -77,20 +75,19 @@ pub enum ResolveError {
     NotFound,
 }
 
-fn descendants_range(dir: &str) -> (String, String) {
-    // All paths starting with "dir/": from "dir/" up to "dir0" ('0' follows '/').
-    if dir.is_empty() {
-        (String::new(), "\u{10FFFF}".to_string())
-    } else {
-        (format!("{dir}/"), format!("{dir}0"))
+fn dir_node(layer: usize) -> Node {
+    Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer }
+}
+
+impl Default for MergedFs {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl MergedFs {
     pub fn new() -> Self {
-        let mut fs = MergedFs::default();
-        fs.nodes.insert(Arc::from(""), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer: 0 });
-        fs
+        MergedFs { tree: Tree::new(dir_node(0)), changes: Vec::new(), diagnostics: Vec::new(), removals: 0 }
     }
 
     /// Applies layers in order.
@@ -103,109 +100,132 @@ impl MergedFs {
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.tree.node(self.tree.find(path)?)
     }
 
     /// Every node, in path order (the root is `""`).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.nodes.iter().map(|(k, n)| (&**k, n))
+        self.tree.order().iter().filter_map(move |&id| self.entry(id))
     }
 
-    /// Direct and indirect children of a directory, in path order.
+    fn entry(&self, id: u32) -> Option<(&str, &Node)> {
+        let s = &self.tree.slots[id as usize];
+        Some((&*s.path, s.node.as_ref()?))
+    }
+
+    /// Direct and indirect children of a directory, in path order (for `""`, the root too).
     pub fn descendants<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
-        let (lo, hi) = descendants_range(dir);
-        self.nodes
-            .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
-            .map(|(k, n)| (&**k, n))
+        let mut ids = Vec::new();
+        if let Some(id) = self.tree.find_live(dir) {
+            if id == ROOT {
+                ids.push(ROOT);
+            }
+            self.tree.subtree_in_order(id, &mut ids);
+        }
+        ids.into_iter().filter_map(move |id| self.entry(id))
     }
 
-    fn remove_subtree(&mut self, path: &str, layer: usize, deleted: &mut u64) {
+    /// Every path that has a history (written as a regular file at some point), with it.
+    pub fn history(&self) -> impl Iterator<Item = (&str, &[(usize, Event)])> {
+        self.tree.slots.iter().filter(|s| !s.events.is_empty()).map(|s| (&*s.path, s.events.as_slice()))
+    }
+
+    /// The history of one path.
+    pub fn events(&self, path: &str) -> Option<&[(usize, Event)]> {
+        Some(self.tree.slots[self.tree.find(path)? as usize].events.as_slice())
+    }
+
+    /// Removes `id` and everything below it; the root stays, as a fresh directory of `layer`.
+    fn remove_subtree(&mut self, id: u32, layer: usize, deleted: &mut u64) {
         self.removals += 1;
-        let (lo, hi) = descendants_range(path);
-        let mut doomed: Vec<Arc<str>> = self
-            .nodes
-            .range::<str, _>((std::ops::Bound::Included(lo.as_str()), std::ops::Bound::Excluded(hi.as_str())))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if !path.is_empty() {
-            if let Some((k, _)) = self.nodes.get_key_value(path) {
-                doomed.push(k.clone());
-            }
-        }
-        for k in doomed {
-            if let Some(n) = self.nodes.remove(&*k) {
+        self.tree.changed();
+        let mut stack = vec![id];
+        while let Some(i) = stack.pop() {
+            let slot = &mut self.tree.slots[i as usize];
+            let mut c = slot.first_child;
+            if let Some(n) = slot.node.take() {
                 match n.kind {
                     NodeKind::Dir => {}
                     NodeKind::File(f) => {
                         *deleted += 1;
-                        self.history.entry(k).or_default().push((layer, Event::Deleted { size: f.size }));
+                        slot.events.push((layer, Event::Deleted { size: f.size }));
                     }
                     _ => *deleted += 1,
                 }
             }
+            while c != NONE {
+                stack.push(c);
+                c = self.tree.slots[c as usize].next_sibling;
+            }
         }
-        if path.is_empty() {
-            self.nodes.insert(Arc::from(""), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+        if id == ROOT {
+            self.tree.slots[ROOT as usize].node = Some(dir_node(layer));
         }
     }
 
-    fn ensure_parents(&mut self, path: &str, layer: usize) {
-        let mut idx = 0;
-        while let Some(pos) = path[idx..].find('/') {
-            let parent = &path[..idx + pos];
-            match self.nodes.get(parent).map(|n| matches!(n.kind, NodeKind::Dir)) {
+    /// Makes every parent of `path` a directory (replacing what is in the way, as overlayfs
+    /// does); returns the slot of its direct parent.
+    fn ensure_parents(&mut self, path: &Arc<str>, layer: usize) -> u32 {
+        let mut id = ROOT;
+        let mut start = 0;
+        while let Some(pos) = path[start..].find('/') {
+            let end = start + pos;
+            let parent_path: Arc<str> = match self.tree.child(id, &path[start..end]) {
+                Some(c) => self.tree.slots[c as usize].path.clone(),
+                None => Arc::from(&path[..end]),
+            };
+            let c = self.tree.child_or_insert(id, &parent_path, start);
+            match self.tree.node(c).map(|n| matches!(n.kind, NodeKind::Dir)) {
                 Some(true) => {}
                 Some(false) => {
                     // A non-directory in the way is replaced by a directory (overlay semantics).
                     let mut deleted = 0;
-                    self.remove_subtree(parent, layer, &mut deleted);
-                    self.nodes
-                        .insert(Arc::from(parent), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+                    self.remove_subtree(c, layer, &mut deleted);
+                    self.tree.slots[c as usize].node = Some(dir_node(layer));
                 }
                 None => {
-                    self.nodes
-                        .insert(Arc::from(parent), Node { kind: NodeKind::Dir, mode: 0o755, uid: 0, gid: 0, layer });
+                    self.tree.changed();
+                    self.tree.slots[c as usize].node = Some(dir_node(layer));
                 }
             }
-            idx += pos + 1;
+            id = c;
+            start = end + 1;
         }
+        id
     }
 
     /// Applies one layer: its whiteouts and opaque markers first (they only affect lower
     /// layers, wherever they appear in the tar), then its entries in order.
     pub fn apply(&mut self, layer: usize, delta: &LayerDelta) {
+        self.tree.changed();
         let mut ch = LayerChanges::default();
         let mut capped = crate::diag::Capped::default();
-        let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.nodes.contains_key(&*e.path)).collect();
+        let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.tree.find_live(&e.path).is_some()).collect();
         for e in &delta.entries {
             match e.kind {
-                EntryKind::Whiteout => {
-                    if self.nodes.contains_key(&*e.path) {
-                        self.remove_subtree(&e.path, layer, &mut ch.deleted);
-                    } else {
-                        capped.push(
-                            &mut self.diagnostics,
-                            Diagnostic::warning(
-                                Some(&delta.digest),
-                                Some(&format!("/{}", e.path)),
-                                "whiteout for a path no lower layer has; no effect",
-                            ),
-                        );
-                    }
-                }
+                EntryKind::Whiteout => match self.tree.find_live(&e.path) {
+                    Some(id) => self.remove_subtree(id, layer, &mut ch.deleted),
+                    None => capped.push(
+                        &mut self.diagnostics,
+                        Diagnostic::warning(
+                            Some(&delta.digest),
+                            Some(&format!("/{}", e.path)),
+                            "whiteout for a path no lower layer has; no effect",
+                        ),
+                    ),
+                },
                 EntryKind::Opaque => {
-                    let (lo, hi) = descendants_range(&e.path);
-                    let children: Vec<Arc<str>> = self
-                        .nodes
-                        .range::<str, _>((
-                            std::ops::Bound::Included(lo.as_str()),
-                            std::ops::Bound::Excluded(hi.as_str()),
-                        ))
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    for c in children {
-                        if self.nodes.contains_key(&*c) {
-                            self.remove_subtree(&c, layer, &mut ch.deleted);
+                    if let Some(dir) = self.tree.find_live(&e.path) {
+                        if dir == ROOT {
+                            self.remove_subtree(ROOT, layer, &mut ch.deleted);
+                        } else {
+                            let mut c = self.tree.slots[dir as usize].first_child;
+                            while c != NONE {
+                                if self.tree.slots[c as usize].node.is_some() {
+                                    self.remove_subtree(c, layer, &mut ch.deleted);
+                                }
+                                c = self.tree.slots[c as usize].next_sibling;
+                            }
                         }
                     }
                 }
@@ -216,7 +236,9 @@ impl MergedFs {
         let mut hidden: HashMap<&str, Arc<FileData>> = HashMap::new();
         let mut seen: std::collections::HashSet<&str, foldhash::quality::RandomState> =
             std::collections::HashSet::with_capacity_and_hasher(delta.entries.len(), Default::default());
-        let mut parents_ok: (Option<&str>, u64) = (None, 0);
+        // Entries of one directory come together in a tar: its parents are made once while
+        // nothing is removed in between.
+        let mut parents_ok: (Option<&str>, u64, u32) = (None, 0, NONE);
         for (e, existed) in delta.entries.iter().zip(lower_exists) {
             if !matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque) && !seen.insert(&*e.path) {
                 capped.push(
@@ -239,15 +261,14 @@ impl MergedFs {
                 EntryKind::Symlink(t) => NodeKind::Symlink(t.clone()),
                 EntryKind::Other(t) => NodeKind::Other(*t),
                 EntryKind::Hardlink(target) => {
-                    let shared =
-                        hidden.get(target.as_str()).cloned().or_else(|| match self.nodes.get(target.as_str()) {
-                            Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
-                            _ => None,
-                        });
+                    let shared = hidden.get(target.as_str()).cloned().or_else(|| match self.get(target) {
+                        Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
+                        _ => None,
+                    });
                     match shared {
                         Some(f) => NodeKind::File(f),
                         None => {
-                            let why = match self.nodes.get(target.as_str()) {
+                            let why = match self.get(target) {
                                 Some(_) => "is not a regular file",
                                 None => "does not exist",
                             };
@@ -265,14 +286,23 @@ impl MergedFs {
                 }
             };
             let is_dir = matches!(kind, NodeKind::Dir);
-            // Entries of one directory come together in a tar: its parents are checked once while
-            // nothing is removed in between.
-            let parent = e.path.rfind('/').map(|i| &e.path[..i]);
-            if parent.is_some() && (parent, self.removals) != parents_ok {
-                self.ensure_parents(&e.path, layer);
-                parents_ok = (parent, self.removals);
-            }
-            match self.nodes.get_mut(&*e.path) {
+            let id = if e.path.is_empty() {
+                ROOT
+            } else {
+                let split = e.path.rfind('/');
+                let parent_path = split.map(|i| &e.path[..i]);
+                let parent = if parent_path.is_none() {
+                    ROOT
+                } else if (parent_path, self.removals) == (parents_ok.0, parents_ok.1) {
+                    parents_ok.2
+                } else {
+                    let p = self.ensure_parents(&e.path, layer);
+                    parents_ok = (parent_path, self.removals, p);
+                    p
+                };
+                self.tree.child_or_insert(parent, &e.path, split.map_or(0, |i| i + 1))
+            };
+            match &mut self.tree.slots[id as usize].node {
                 Some(existing) if is_dir && matches!(existing.kind, NodeKind::Dir) => {
                     existing.mode = e.mode;
                     existing.uid = e.uid;
@@ -282,17 +312,14 @@ impl MergedFs {
                 }
                 Some(existing) if matches!(existing.kind, NodeKind::Dir) => {
                     let mut deleted = 0;
-                    self.remove_subtree(&e.path, layer, &mut deleted);
+                    self.remove_subtree(id, layer, &mut deleted);
                     ch.deleted += deleted;
                 }
                 _ => {}
             }
+            let slot = &mut self.tree.slots[id as usize];
             if let NodeKind::File(f) = &kind {
-                // Most paths are written once: no room for more until a second event.
-                self.history
-                    .entry(e.path.clone())
-                    .or_default()
-                    .push((layer, Event::Written { size: f.size, hash: f.hash }));
+                slot.events.push((layer, Event::Written { size: f.size, hash: f.hash }));
             }
             if !is_dir {
                 if existed {
@@ -301,7 +328,7 @@ impl MergedFs {
                     ch.added += 1;
                 }
             }
-            self.nodes.insert(e.path.clone(), Node { kind, mode: e.mode, uid: e.uid, gid: e.gid, layer });
+            slot.node = Some(Node { kind, mode: e.mode, uid: e.uid, gid: e.gid, layer });
         }
         if self.changes.len() <= layer {
             self.changes.resize(layer + 1, LayerChanges::default());
@@ -316,7 +343,8 @@ impl MergedFs {
     pub fn resolve(&self, path: &str, max_hops: u64) -> Result<(String, &Node), ResolveError> {
         let mut hops = 0u64;
         let mut pending: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string).collect();
-        let mut current: Vec<String> = Vec::new();
+        // The slots walked through, below the root.
+        let mut current: Vec<u32> = Vec::new();
         while let Some(comp) = pending.pop() {
             match comp.as_str() {
                 "." => continue,
@@ -326,9 +354,10 @@ impl MergedFs {
                 }
                 _ => {}
             }
-            current.push(comp);
-            let joined = current.join("/");
-            let node = self.nodes.get(joined.as_str()).ok_or(ResolveError::NotFound)?;
+            let parent = current.last().copied().unwrap_or(ROOT);
+            let id = self.tree.child(parent, &comp).ok_or(ResolveError::NotFound)?;
+            let node = self.tree.node(id).ok_or(ResolveError::NotFound)?;
+            current.push(id);
             if let NodeKind::Symlink(target) = &node.kind {
                 hops += 1;
                 if hops > max_hops {
@@ -343,15 +372,15 @@ impl MergedFs {
                 }
             }
         }
-        let joined = current.join("/");
-        let node = self.nodes.get(joined.as_str()).ok_or(ResolveError::NotFound)?;
-        Ok((joined, node))
+        let id = current.last().copied().unwrap_or(ROOT);
+        let node = self.tree.node(id).ok_or(ResolveError::NotFound)?;
+        Ok((self.tree.slots[id as usize].path.to_string(), node))
     }
 
     /// Regular files of the view with their content, in path order.
     pub fn files(&self) -> impl Iterator<Item = (&str, &Arc<FileData>, &Node)> {
-        self.nodes.iter().filter_map(|(p, n)| match &n.kind {
-            NodeKind::File(f) => Some((&**p, f, n)),
+        self.iter().filter_map(|(p, n)| match &n.kind {
+            NodeKind::File(f) => Some((p, f, n)),
             _ => None,
         })
     }
@@ -420,7 +449,7 @@ mod tests {
         assert_eq!(size_of(&fs, "d/old/z"), Some(5));
         assert_eq!(fs.changes[1], LayerChanges { added: 1, changed: 0, deleted: 3 });
         assert_eq!(
-            fs.history["etc/a"].as_slice(),
+            fs.events("etc/a").unwrap(),
             [(0, Event::Written { size: 1, hash: 1 }), (1, Event::Deleted { size: 1 })]
         );
     }
@@ -482,5 +511,40 @@ mod tests {
         assert_eq!(fs.resolve("dotdot", 40).unwrap().0, "usr/lib/libc.so.6");
         assert_eq!(fs.resolve("/loop1", 40).unwrap_err(), ResolveError::TooManyHops(40));
         assert_eq!(fs.resolve("/nope", 40).unwrap_err(), ResolveError::NotFound);
+    }
+
+    #[test]
+    fn paths_come_in_byte_order_as_a_sorted_map_would_give() {
+        // `-` (0x2d) and `.` (0x2e) sort below `/` (0x2f): `a-b` and `a.c` come between `a`
+        // and `a/x`; `a0` after the whole of `a/`.
+        let names = ["a/x", "a-b", "a.c/d", "a0", "a/x/y", "a/-", "a/x-", "b", "a/x/y/z", "a!", "a/0"];
+        let l1 = layer(names.iter().map(|n| file(n, 1)).collect());
+        // Delete some, recreate one below a deleted file's path, add more: removed slots stay in
+        // the tree and must not show.
+        let l2 = layer(vec![
+            entry("a.c", EntryKind::Whiteout),
+            entry("a/x", EntryKind::Opaque),
+            file("a0/n", 2),
+            file("a.c", 3),
+            entry("z", EntryKind::Symlink("a".into())),
+        ]);
+        let fs = MergedFs::build([&l1, &l2]);
+        let got: Vec<&str> = fs.iter().map(|(p, _)| p).collect();
+        let mut want = got.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(got.first(), Some(&""));
+        for gone in ["a.c/d", "a/x/y", "a/x/y/z"] {
+            assert!(fs.get(gone).is_none(), "{gone}");
+        }
+        assert!(got.contains(&"a0/n") && got.contains(&"a.c") && got.contains(&"a/x") && got.contains(&"a-b"));
+        for dir in ["a", "a/x", "a0", ""] {
+            let below: Vec<&str> = fs.descendants(dir).map(|(p, _)| p).collect();
+            let prefix = format!("{dir}/");
+            let want: Vec<&str> = got.iter().copied().filter(|p| dir.is_empty() || p.starts_with(&prefix)).collect();
+            assert_eq!(below, want, "descendants of {dir:?}");
+        }
+        assert_eq!(fs.resolve("z/x", 8).map(|(p, _)| p), Ok("a/x".to_string()));
+        assert_eq!(fs.events("a.c/d").map(|e| e.len()), Some(2), "written, then deleted");
     }
 }

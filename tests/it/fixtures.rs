@@ -148,7 +148,7 @@ fn whiteouts_opaque_dirs_and_hardlinks() {
     assert_eq!(p.layers[2].files_deleted, 1);
     assert_eq!(p.files, 5, "true-static, z.txt, b.conf, link.txt, tool");
     // History keeps the deleted copies for the bloat analysis.
-    assert_eq!(fs.history["etc/a.conf"].len(), 2);
+    assert_eq!(fs.events("etc/a.conf").unwrap().len(), 2);
 }
 
 #[test]
