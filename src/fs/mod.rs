@@ -198,6 +198,7 @@ impl MergedFs {
     /// layers, wherever they appear in the tar), then its entries in order.
     pub fn apply(&mut self, layer: usize, delta: &LayerDelta) {
         self.tree.changed();
+        self.tree.reserve(delta.entries.len());
         let mut ch = LayerChanges::default();
         let mut capped = crate::diag::Capped::default();
         let lower_exists: Vec<bool> = delta.entries.iter().map(|e| self.tree.find_live(&e.path).is_some()).collect();

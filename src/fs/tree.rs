@@ -67,6 +67,17 @@ impl Tree {
         }
     }
 
+    /// Room for `n` more slots without rehashing the index on the way.
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.reserve(n, |&i| {
+            use std::hash::BuildHasher;
+            let s = &slots[i as usize];
+            hasher.hash_one((s.parent, s.name()))
+        });
+    }
+
     fn hash(&self, parent: u32, name: &str) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one((parent, name))
