@@ -137,6 +137,35 @@ impl<R: Read> Read for VerifyingReader<R> {
     }
 }
 
+/// Hashes (sha256) what is read through it, or only passes it on when off: the diff_id of a
+/// decompressed stream, computed on the thread that decompresses it so that the thread walking
+/// the tar does not also hash.
+pub struct Sha256Reader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+}
+
+impl<R: Read> Sha256Reader<R> {
+    pub fn new(inner: R, on: bool) -> Self {
+        Sha256Reader { inner, hasher: on.then(Sha256::new) }
+    }
+
+    /// The `sha256:` digest of everything read, `None` when off.
+    pub fn digest(self) -> Option<String> {
+        self.hasher.map(|h| format!("sha256:{}", hex(&h.finalize())))
+    }
+}
+
+impl<R: Read> Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
 /// Hashes (sha256) and counts the uncompressed stream, for the config's `diff_ids`, and enforces
 /// the per-layer uncompressed size and compression-ratio limits. Bytes are hashed as they are
 /// consumed from the buffer, without copying.

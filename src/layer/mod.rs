@@ -275,13 +275,11 @@ fn read_layer(
     let compressed = layer.descriptor.size();
     // A plain tar layer's diff_id is the sha256 of its blob: the blob's hash serves for both.
     let diff_id_is_blob = compression == Compression::None && !layer.synthesized && digest.starts_with("sha256:");
-    let (diff_id, count, drained) = blob::pipelined(decoder, |decoded| {
-        let hashed = if diff_id_is_blob {
-            DiffIdReader::counting(decoded, limits.layer_bytes, compressed, limits.compression_ratio)
-        } else {
-            DiffIdReader::new(decoded, limits.layer_bytes, compressed, limits.compression_ratio)
-        };
-        let mut tar = TarReader::new(hashed, limits);
+    // The diff_id is hashed where the stream is decompressed; the walk only counts and bounds it.
+    let mut decoded = blob::Sha256Reader::new(decoder, !diff_id_is_blob);
+    let (count, drained) = blob::pipelined(&mut decoded, |decoded| {
+        let counted = DiffIdReader::counting(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
+        let mut tar = TarReader::new(counted, limits);
         let walked = walk(&mut tar, limits, delta);
         delta.entry_diagnostics.finish(&mut delta.diagnostics, Some(&digest), "about entries of this layer");
         let mut rest = tar.into_inner();
@@ -294,9 +292,10 @@ fn read_layer(
         }
         // Read to EOF so that both digests cover the whole stream (trailing padding included).
         let drained = rest.drain().map_err(|e| format!("decompressing: {e}"));
-        let (diff_id, count) = rest.digest();
-        (diff_id, count, drained)
+        let (_, count) = rest.digest();
+        (count, drained)
     });
+    let diff_id = decoded.digest();
     delta.uncompressed_bytes = count;
     drained?;
     if let (Some(expected), Some(diff_id)) = (&layer.diff_id, diff_id) {
