@@ -18,11 +18,11 @@ impl Detector for BinariesDetector {
             let s = &mut r.elf_summary;
             r.files += 1;
             r.bytes = r.bytes.saturating_add(f.size);
-            if let Some(err) = f.extra.as_ref().and_then(|e| e.error.as_ref()) {
+            if let Some(err) = f.extra().and_then(|e| e.error.as_ref()) {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
                 capped.push(&mut r.diagnostics, Diagnostic::error(layer, Some(&format!("/{path}")), err.clone()));
             }
-            let Some(e) = &f.elf else { continue };
+            let Some(e) = f.elf() else { continue };
             if let Some(why) = &e.incomplete {
                 let layer = r.layers.get(node.layer).map(|l| l.digest.as_str());
                 capped.push(
@@ -51,7 +51,7 @@ impl Detector for BinariesDetector {
             } else {
                 s.unstripped += 1;
             }
-            r.binaries.push(Binary { path: format!("/{path}"), elf: (**e).clone(), size: f.size, layer: node.layer });
+            r.binaries.push(Binary { path: format!("/{path}"), elf: e.clone(), size: f.size, layer: node.layer });
         }
         capped.finish(&mut r.diagnostics, None, "about ELF files of this platform");
     }

@@ -193,7 +193,7 @@ impl Detector for BloatDetector {
                 e.0 = e.0.saturating_add(f.size);
                 e.1 += 1;
                 e.2.push((f.size, path));
-            } else if let Some(elf) = f.elf.as_ref().filter(|e| e.debug_bytes > 0) {
+            } else if let Some(elf) = f.elf().filter(|e| e.debug_bytes > 0) {
                 let e = cats.entry("debug-info").or_default();
                 e.0 = e.0.saturating_add(elf.debug_bytes);
                 e.1 += 1;

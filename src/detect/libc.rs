@@ -64,7 +64,7 @@ impl Detector for LibcDetector {
                             families.insert(Family::Glibc);
                             if glibc_banner.is_none() {
                                 glibc_banner =
-                                    f.extra.as_ref().and_then(|e| e.banner.as_deref()).and_then(glibc_banner_version);
+                                    f.extra().and_then(|e| e.banner.as_deref()).and_then(glibc_banner_version);
                             }
                         }
                     }

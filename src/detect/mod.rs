@@ -80,7 +80,7 @@ pub const BIN_DIRS: &[&str] = &["bin", "usr/bin", "sbin", "usr/sbin", "usr/local
 pub fn text_of<'a>(cx: &'a Context, path: &str) -> Option<&'a [u8]> {
     let (_, node) = cx.fs.resolve(path, cx.limits.symlink_hops).ok()?;
     match &node.kind {
-        crate::fs::NodeKind::File(f) => f.extra.as_ref()?.text.as_deref(),
+        crate::fs::NodeKind::File(f) => f.extra()?.text.as_deref(),
         _ => None,
     }
 }

@@ -66,7 +66,7 @@ impl Detector for PackagesDetector {
             }
         }
         for (path, f, _) in cx.fs.files() {
-            let Some((kind, list)) = f.extra.as_ref().and_then(|e| e.pkgdb.as_ref()) else { continue };
+            let Some((kind, list)) = f.extra().and_then(|e| e.pkgdb.as_ref()) else { continue };
             r.package_databases.push(PackageDatabase {
                 kind: *kind,
                 path: format!("/{path}"),

@@ -177,7 +177,7 @@ impl Detector for RunnableDetector {
                             },
                             Err(_) => None,
                         };
-                        let shebang = file.as_ref().and_then(|f| f.extra.as_ref()).and_then(|e| e.shebang.clone());
+                        let shebang = file.as_ref().and_then(|f| f.extra()).and_then(|e| e.shebang.clone());
                         if let Some(sb) = shebang {
                             match check_shebang(cx.fs, &sb, &path_var, hops) {
                                 Ok(interp) => run.script_interpreter = Some(interp),
@@ -190,7 +190,7 @@ impl Detector for RunnableDetector {
                                     r,
                                 ),
                             }
-                        } else if file.as_ref().is_some_and(|f| f.elf.is_some()) {
+                        } else if file.as_ref().is_some_and(|f| f.elf().is_some()) {
                             entry_binary = Some(resolved.clone());
                         }
                     }
@@ -308,7 +308,7 @@ impl Detector for RunnableDetector {
         let mut broken_scripts = Vec::new();
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         for (path, f, _) in cx.fs.files() {
-            let Some(sb) = f.extra.as_ref().and_then(|e| e.shebang.as_deref()) else { continue };
+            let Some(sb) = f.extra().and_then(|e| e.shebang.as_deref()) else { continue };
             let abs = format!("/{path}");
             if run.program.as_deref() == Some(abs.as_str()) {
                 continue;

@@ -56,7 +56,7 @@ pub fn musl_arch(arch: &str) -> Option<&'static str> {
 fn text(fs: &MergedFs, path: &str, hops: u64) -> Option<String> {
     let (_, node) = fs.resolve(path, hops).ok()?;
     match &node.kind {
-        NodeKind::File(f) => f.extra.as_ref()?.text.as_deref().map(|t| String::from_utf8_lossy(t).into_owned()),
+        NodeKind::File(f) => f.extra()?.text.as_deref().map(|t| String::from_utf8_lossy(t).into_owned()),
         _ => None,
     }
 }
@@ -159,9 +159,9 @@ pub fn find_library(
                 // An ELF of the object's machine and class; or an ELF file whose facts could not
                 // be read (too large, malformed: the benefit of the doubt). A file that is not ELF
                 // at all (`../../etc/passwd`, a linker script) is nothing the loader can map.
-                NodeKind::File(f) => match &f.elf {
+                NodeKind::File(f) => match f.elf() {
                     Some(e) => e.machine == object.machine && e.bits == object.bits,
-                    None => f.extra.as_ref().is_some_and(|x| x.error.is_some()),
+                    None => f.extra().is_some_and(|x| x.error.is_some()),
                 },
                 _ => false,
             },

@@ -22,14 +22,33 @@ use crate::source::ImageSource;
 use crate::tarwalk::{RawEntry, TarReader};
 use pkgdb::{DbKind, PkgDbParser, PkgList};
 
-/// Content of a regular file, shared between hardlinks.
+/// Content of a regular file, shared between hardlinks. Most files are only a size and a hash:
+/// what few have (ELF facts, texts, package lists) is behind one pointer.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct FileData {
     pub size: u64,
     /// xxh3-64 of the content, for duplicate detection.
     pub hash: u64,
-    pub elf: Option<Box<ElfInfo>>,
-    pub extra: Option<Box<Extra>>,
+    pub more: Option<Box<More>>,
+}
+
+/// The facts only some files have.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct More {
+    pub elf: Option<ElfInfo>,
+    pub extra: Option<Extra>,
+}
+
+impl FileData {
+    /// ELF facts, for ELF files that could be parsed.
+    pub fn elf(&self) -> Option<&ElfInfo> {
+        self.more.as_ref()?.elf.as_ref()
+    }
+
+    /// Texts, package lists, banners, shebangs and errors, for the files that have one.
+    pub fn extra(&self) -> Option<&Extra> {
+        self.more.as_ref()?.extra.as_ref()
+    }
 }
 
 /// The rarer facts about a file.
@@ -473,7 +492,7 @@ fn read_file<R: std::io::BufRead>(
         tar.consume_data(n);
     }
     let elf_info = match elf.map(ElfCapture::finish) {
-        Some(Ok(info)) => Some(Box::new(info)),
+        Some(Ok(info)) => Some(info),
         Some(Err(e)) => {
             elf_note = Some(format!("ELF not parseable: {e}"));
             None
@@ -482,11 +501,12 @@ fn read_file<R: std::io::BufRead>(
     };
     let banner = banner.and_then(|s| s.result().map(|r| String::from_utf8_lossy(r).into_owned()));
     let extra = if text.is_some() || db.is_some() || banner.is_some() || elf_note.is_some() || shebang.is_some() {
-        Some(Box::new(Extra { text, pkgdb: db.map(|(k, p)| (k, p.finish())), banner, shebang, error: elf_note }))
+        Some(Extra { text, pkgdb: db.map(|(k, p)| (k, p.finish())), banner, shebang, error: elf_note })
     } else {
         None
     };
-    Ok(FileData { size: raw.logical_size, hash: hasher.digest(), elf: elf_info, extra })
+    let more = (elf_info.is_some() || extra.is_some()).then(|| Box::new(More { elf: elf_info, extra }));
+    Ok(FileData { size: raw.logical_size, hash: hasher.digest(), more })
 }
 
 /// Runs the scanner's tar walk (with every capture: xxh3 content hash, ELF facts, texts,
