@@ -106,6 +106,14 @@ rules! {
         "Files or directories writable by everyone (directories without the sticky bit).";
     RUN_INTERPRETER_MISSING = "RUN-INTERPRETER-MISSING", Medium, "Script interpreter missing",
         "An executable script's `#!` interpreter is not in the image (e.g. python3 removed by a slimming step).";
+    OS_EOL = "OS-EOL", High, "Base OS past its end of life",
+        "The distribution release gets no security fixes at all: rebuild on a supported release.";
+    OS_EOL_SOON = "OS-EOL-SOON", Medium, "Base OS reaches its end of life soon",
+        "The release's end of life is near (180 days unless `--eol-soon-days`): plan the move to a newer release.";
+    OS_LTS_ONLY = "OS-LTS-ONLY", Low, "Base OS on long-term support only",
+        "Regular security support is over; only long-term or extended support (Debian LTS, Ubuntu ESM, RHEL ELS) remains.";
+    IMG_STALE = "IMG-STALE", Low, "Image not rebuilt for a long time",
+        "The image was built more than 365 days ago (`--stale-days`): rebuild it to pick up its base's fixes.";
 }
 
 /// Looks up a rule by ID.
@@ -201,7 +209,10 @@ mod tests {
         for id in design.split_whitespace() {
             assert!(rule(id).is_some(), "{id}");
         }
-        // An addition to the first list of IDs (docs/report.md §5): RUN-INTERPRETER-MISSING.
-        assert_eq!(RULES.len(), design.split_whitespace().count() + 1);
+        // Additions to the first list of IDs (docs/report.md §5): RUN-INTERPRETER-MISSING, and
+        // the lifecycle's OS-EOL, OS-EOL-SOON, OS-LTS-ONLY and IMG-STALE (§3.13).
+        let added = ["RUN-INTERPRETER-MISSING", "OS-EOL", "OS-EOL-SOON", "OS-LTS-ONLY", "IMG-STALE"];
+        assert!(added.iter().all(|id| rule(id).is_some()));
+        assert_eq!(RULES.len(), design.split_whitespace().count() + added.len());
     }
 }

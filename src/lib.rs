@@ -7,11 +7,12 @@
 //! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;
 //! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`]
 //! and [`batch`] are built on it. Below everything: [`error`], [`limits`], [`diag`],
-//! [`units`], [`progress`], [`pattern`], [`oci`] and [`findings`].
+//! [`units`], [`dates`], [`progress`], [`pattern`], [`oci`] and [`findings`].
 
 pub mod batch;
 pub mod blob;
 pub mod compare;
+pub mod dates;
 pub mod detect;
 pub mod diag;
 pub mod elf;

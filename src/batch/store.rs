@@ -22,8 +22,17 @@ pub enum StoreError {
     Other { path: String, message: String },
 }
 
-/// The store's schema version; a store written by another version is refused.
-const SCHEMA: i64 = 1;
+/// The store's schema version; a store of version 1 is migrated (the base OS columns added,
+/// empty for what it holds), a store written by another version is refused.
+const SCHEMA: i64 = 2;
+
+/// Version 1 to 2: the base OS and its lifecycle, per platform.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE platforms ADD COLUMN os TEXT;
+ALTER TABLE platforms ADD COLUMN os_status TEXT;
+ALTER TABLE platforms ADD COLUMN os_eol TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema';
+";
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +55,7 @@ CREATE TABLE IF NOT EXISTS platforms (
     files INTEGER NOT NULL, bytes INTEGER NOT NULL, libc TEXT NOT NULL, libc_version TEXT,
     distroless TEXT NOT NULL, efficiency REAL NOT NULL, reclaimable_bytes INTEGER NOT NULL,
     findings_high INTEGER NOT NULL, errors INTEGER NOT NULL, report TEXT NOT NULL,
+    os TEXT, os_status TEXT, os_eol TEXT,
     PRIMARY KEY (registry, repository, digest, position));
 CREATE TABLE IF NOT EXISTS platform_layers (
     registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, position INTEGER NOT NULL,
@@ -98,8 +108,16 @@ impl Store {
             c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA.to_string()])?;
             Ok(())
         })?;
-        let version: String =
+        let mut version: String =
             s.with(|c| c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)))?;
+        if version == "1" {
+            s.with(|c| {
+                let tx = c.transaction()?;
+                tx.execute_batch(MIGRATE_1_TO_2)?;
+                tx.commit()
+            })?;
+            version = "2".into();
+        }
         if version != SCHEMA.to_string() {
             return Err(s.other(format!("schema version {version}, this layerscope reads {SCHEMA}")));
         }
@@ -231,7 +249,7 @@ impl Store {
                 (
                     "platforms",
                     "position, platform, manifest_digest, config_digest, files, bytes, libc, libc_version, distroless,
-                     efficiency, reclaimable_bytes, findings_high, errors, report",
+                     efficiency, reclaimable_bytes, findings_high, errors, report, os, os_status, os_eol",
                 ),
                 ("platform_layers", "position, layer, layer_digest, compressed_bytes, uncompressed_bytes"),
                 ("findings", "platform, id, severity, message"),
@@ -296,11 +314,12 @@ impl Store {
             for (i, (json, p)) in platforms.iter().enumerate() {
                 let high = p.findings.iter().filter(|f| f.severity == crate::findings::Severity::High).count();
                 let errors = p.diagnostics.iter().filter(|d| d.severity == crate::diag::Level::Error).count();
+                let lifecycle = p.os_release.as_ref().and_then(|o| o.lifecycle.as_ref());
                 tx.execute(
                     "INSERT INTO platforms (registry, repository, digest, position, platform, manifest_digest,
                         config_digest, files, bytes, libc, libc_version, distroless, efficiency,
-                        reclaimable_bytes, findings_high, errors, report)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                        reclaimable_bytes, findings_high, errors, report, os, os_status, os_eol)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                     params![
                         registry,
                         repository,
@@ -319,6 +338,9 @@ impl Store {
                         high as i64,
                         errors as i64,
                         json,
+                        lifecycle.map(|l| format!("{} {}", l.distro, l.release)),
+                        lifecycle.map(|l| l.status.as_str()),
+                        lifecycle.and_then(|l| l.eol.clone()),
                     ],
                 )?;
                 for (n, l) in p.layers.iter().enumerate() {

@@ -28,6 +28,11 @@ pub struct Row {
     pub libc: Vec<String>,
     /// Distroless verdicts, distinct values.
     pub distroless: Vec<String>,
+    /// Base OS releases with their lifecycle status (`debian 12 lts until 2028-06-30`).
+    pub base_os: Vec<String>,
+    /// The worst lifecycle status of the platforms: `ended`, `lts`, `unknown`, `supported`; null
+    /// when no platform had a distribution (or it was scanned before the lifecycle existed).
+    pub os_status: Option<String>,
     /// The most reclaimable bytes of any platform.
     pub reclaimable_bytes: u64,
     /// High-severity findings of the image (all platforms and the image itself).
@@ -62,6 +67,19 @@ struct PlatformRow {
     libc_version: Option<String>,
     distroless: String,
     reclaimable: i64,
+    os: Option<String>,
+    os_status: Option<String>,
+    os_eol: Option<String>,
+}
+
+/// Worse first: what a security team looks for.
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "ended" => 0,
+        "lts" => 1,
+        "unknown" => 2,
+        _ => 3,
+    }
 }
 
 fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
@@ -103,6 +121,8 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
                         bytes: 0,
                         libc: Vec::new(),
                         distroless: Vec::new(),
+                        base_os: Vec::new(),
+                        os_status: None,
                         reclaimable_bytes: 0,
                         high_findings: 0,
                         seen_at: r.get(7)?,
@@ -112,7 +132,7 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut platforms = c.prepare(
-            "SELECT platform, bytes, libc, libc_version, distroless, reclaimable_bytes FROM platforms
+            "SELECT platform, bytes, libc, libc_version, distroless, reclaimable_bytes, os, os_status, os_eol FROM platforms
               WHERE registry = ?1 AND repository = ?2 AND digest = ?3 ORDER BY position",
         )?;
         let mut high = c.prepare(
@@ -130,6 +150,9 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
                             libc_version: r.get(3)?,
                             distroless: r.get(4)?,
                             reclaimable: r.get(5)?,
+                            os: r.get(6)?,
+                            os_status: r.get(7)?,
+                            os_eol: r.get(8)?,
                         })
                     })?
                     .collect::<rusqlite::Result<_>>()?;
@@ -146,6 +169,16 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
                     }
                     if !row.distroless.contains(&p.distroless) {
                         row.distroless.push(p.distroless.clone());
+                    }
+                    if let (Some(os), Some(status)) = (&p.os, &p.os_status) {
+                        let eol = p.os_eol.as_deref().map(|e| format!(" until {e}")).unwrap_or_default();
+                        let line = format!("{os} {status}{eol}");
+                        if !row.base_os.contains(&line) {
+                            row.base_os.push(line);
+                        }
+                        if row.os_status.as_deref().is_none_or(|w| status_rank(status) < status_rank(w)) {
+                            row.os_status = Some(status.clone());
+                        }
                     }
                 }
                 let n: i64 = high.query_row(args, |r| r.get(0))?;
@@ -188,6 +221,8 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
                 "bytes",
                 "libc",
                 "distroless",
+                "base_os",
+                "os_status",
                 "reclaimable_bytes",
                 "high_findings",
                 "error",
@@ -203,6 +238,8 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
                     &r.bytes.to_string(),
                     &r.libc.join(" / "),
                     &r.distroless.join(" / "),
+                    &r.base_os.join(" / "),
+                    r.os_status.as_deref().unwrap_or(""),
                     &r.reclaimable_bytes.to_string(),
                     &r.high_findings.to_string(),
                     r.error.as_deref().unwrap_or(""),
@@ -220,6 +257,7 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
                 "SIZE",
                 "LIBC",
                 "DISTROLESS",
+                "BASE OS",
                 "RECLAIMABLE",
                 "HIGH",
                 "STATUS",
@@ -238,6 +276,7 @@ pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Re
                     crate::units::human(r.bytes),
                     r.libc.join(", "),
                     r.distroless.join(", "),
+                    if r.base_os.is_empty() { "-".to_string() } else { r.base_os.join(", ") },
                     crate::units::human(r.reclaimable_bytes),
                     r.high_findings.to_string(),
                     status,

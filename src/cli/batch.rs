@@ -89,6 +89,7 @@ pub fn run_batch(args: BatchArgs) -> anyhow::Result<Exit> {
             platforms: args.platform.clone(),
             limits: args.common.limits()?,
             registry: args.common.registry(),
+            policy: args.common.policy()?,
             ..Default::default()
         },
         repos: args.repos.clone(),

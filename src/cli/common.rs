@@ -1,11 +1,13 @@
 //! Options every image-reading subcommand shares (`--quiet`, `--output`, `--limit`, registry
-//! access) and writing the output to stdout or a file.
+//! access, the lifecycle's clock and data) and writing the output to stdout or a file.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use layerscope::detect::lifecycle::EolData;
+use layerscope::detect::Policy;
 use layerscope::limits::Limits;
 use layerscope::source::registry::RegistryOptions;
 
@@ -29,6 +31,24 @@ pub struct Common {
     /// credentials sent; size and digest checked). Off by default.
     #[arg(long)]
     pub allow_foreign_urls: bool,
+    /// Judge end of life and image age on this day (YYYY-MM-DD) instead of today;
+    /// SOURCE_DATE_EPOCH (seconds) also fixes it.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub now: Option<i64>,
+    /// Lifecycle dates in endoflife.date's JSON format ({product: [{cycle, support, eol, lts}]}),
+    /// used before the built-in table.
+    #[arg(long, value_name = "FILE")]
+    pub eol_data: Option<PathBuf>,
+    /// OS-EOL-SOON when the base OS's end of life is at most this many days away.
+    #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::EOL_SOON_DAYS)]
+    pub eol_soon_days: u32,
+    /// IMG-STALE when the image was built more than this many days ago.
+    #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::STALE_DAYS)]
+    pub stale_days: u32,
+}
+
+fn parse_day(s: &str) -> Result<i64, String> {
+    layerscope::dates::parse(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 
 impl Common {
@@ -38,6 +58,26 @@ impl Common {
             limits.set(l).map_err(anyhow::Error::msg).context("--limit")?;
         }
         Ok(limits)
+    }
+
+    /// The lifecycle part of the policy: the day, the thresholds, the `--eol-data` file.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let eol_data = match &self.eol_data {
+            Some(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("--eol-data {}", path.display()))?;
+                Some(std::sync::Arc::new(
+                    EolData::parse(&bytes, &path.display().to_string()).map_err(anyhow::Error::msg)?,
+                ))
+            }
+            None => None,
+        };
+        Ok(Policy {
+            now: self.now,
+            eol_soon_days: Some(self.eol_soon_days),
+            stale_days: Some(self.stale_days),
+            eol_data,
+            ..Policy::default()
+        })
     }
 
     pub fn registry(&self) -> RegistryOptions {

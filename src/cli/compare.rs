@@ -43,7 +43,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
             limits: args.common.limits()?,
             progress: Bars::observer(!args.common.quiet),
             registry: args.common.registry(),
-            ..Default::default()
+            policy: args.common.policy()?,
         },
         expect: args.expect_platforms.clone(),
     };

@@ -39,6 +39,8 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Print the table of one or more batch stores (text, JSON lines or CSV).
     Summary(batch::SummaryArgs),
+    /// Print the version and the date of the built-in lifecycle table.
+    Version,
     /// Benchmark floor: decompress every layer with the scan's decoder and threads, nothing else.
     #[command(hide = true)]
     Floor {
@@ -75,6 +77,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Compare(args) => compare::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
+        Command::Version => {
+            println!(
+                "layerscope {} (lifecycle table of {})",
+                env!("CARGO_PKG_VERSION"),
+                layerscope::detect::lifecycle::TABLE_DATE
+            );
+            Ok(Exit::Clean)
+        }
         Command::Floor { image, platform, verify } => {
             let opts = ScanOptions { platforms: platform, ..Default::default() };
             let s = pipeline::decompress_floor(&image, &opts, verify)?;

@@ -52,7 +52,8 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
-    let policy = Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable };
+    let policy =
+        Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable, ..args.common.policy()? };
     let opts = ScanOptions {
         platforms: args.platform.clone(),
         limits: args.common.limits()?,

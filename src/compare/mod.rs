@@ -272,6 +272,7 @@ fn side(label: String, image: usize, p: &PlatformReport) -> Side {
             .collect(),
         packages: (!read.is_empty()).then(|| read.iter().sum()),
         distroless: p.distroless.verdict,
+        lifecycle: p.os_release.as_ref().and_then(|o| o.lifecycle.clone()),
         efficiency: p.bloat.efficiency,
         reclaimable_bytes: p.bloat.reclaimable_bytes,
         findings_by_severity: SeverityCounts::of(&p.findings),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::findings::{Finding, Severity};
 use crate::layer::pkgdb::DbKind;
-use crate::report::{Libc, Verdict};
+use crate::report::{Libc, Lifecycle, Verdict};
 
 /// Version of the compare JSON document (`docs/compare.md`).
 pub const COMPARE_SCHEMA_VERSION: u32 = 1;
@@ -83,6 +83,8 @@ pub struct Side {
     /// Packages over the databases that were read; `null` when none was.
     pub packages: Option<u64>,
     pub distroless: Verdict,
+    /// The base OS release's lifecycle, when a distribution was read.
+    pub lifecycle: Option<Lifecycle>,
     pub efficiency: f64,
     pub reclaimable_bytes: u64,
     pub findings_by_severity: SeverityCounts,

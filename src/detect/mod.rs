@@ -5,6 +5,7 @@ mod binaries;
 mod bloat;
 mod distroless;
 mod libc;
+pub mod lifecycle;
 mod os_release;
 mod packages;
 mod runnable;
@@ -24,11 +25,18 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
 }
 
-/// Thresholds that turn measurements into findings (`--min-efficiency`, `--max-reclaimable`).
+/// Thresholds that turn measurements into findings (`--min-efficiency`, `--max-reclaimable`,
+/// `--eol-soon-days`, `--stale-days`), the day they are judged on (`--now`) and the lifecycle
+/// dates given with `--eol-data`.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub min_efficiency: Option<f64>,
     pub max_reclaimable: Option<u64>,
+    /// The day of the scan (default: `SOURCE_DATE_EPOCH`, else today).
+    pub now: Option<crate::dates::Day>,
+    pub eol_soon_days: Option<u32>,
+    pub stale_days: Option<u32>,
+    pub eol_data: Option<std::sync::Arc<lifecycle::EolData>>,
 }
 
 /// One kind of fact about a platform.
@@ -43,6 +51,7 @@ pub const DETECTORS: &[&dyn Detector] = &[
     &binaries::BinariesDetector,
     &os_release::OsReleaseDetector,
     &packages::PackagesDetector,
+    &lifecycle::LifecycleDetector,
     &shells::ShellsDetector,
     &libc::LibcDetector,
     &distroless::DistrolessDetector,

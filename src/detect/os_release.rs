@@ -26,6 +26,7 @@ pub fn parse(text: &str) -> OsRelease {
             "ID" => o.id = Some(v),
             "VERSION_ID" => o.version_id = Some(v),
             "PRETTY_NAME" => o.pretty_name = Some(v),
+            "VERSION_CODENAME" => o.version_codename = Some(v),
             _ => {}
         }
     }

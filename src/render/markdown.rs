@@ -12,8 +12,8 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
         if let Some(d) = &r.digest {
             writeln!(out, "Digest: `{d}`\n")?;
         }
-        writeln!(out, "| platform | size | libc | newest GLIBC needed | shells | package managers | distroless | efficiency | reclaimable | findings |")?;
-        writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+        writeln!(out, "| platform | size | libc | newest GLIBC needed | shells | package managers | distroless | base OS | efficiency | reclaimable | findings |")?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
         for p in &r.platforms {
             let size: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);
             let names = |t: &[crate::report::Tool]| {
@@ -31,7 +31,7 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
             use crate::findings::Severity::*;
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.1} % | {} | {} high, {} medium, {} low, {} info |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} % | {} | {} high, {} medium, {} low, {} info |",
                 p.platform,
                 human(size),
                 libc,
@@ -39,6 +39,7 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
                 names(&p.shells),
                 names(&p.package_managers),
                 p.distroless.verdict,
+                base_os(p),
                 p.bloat.efficiency * 100.0,
                 human(p.bloat.reclaimable_bytes),
                 counts(High),
@@ -65,4 +66,17 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// `debian 12, lts until 2028-06-30`, or `-`.
+fn base_os(p: &crate::report::PlatformReport) -> String {
+    use crate::report::LifecycleStatus::*;
+    let Some(l) = p.os_release.as_ref().and_then(|o| o.lifecycle.as_ref()) else { return "-".into() };
+    let eol = l.eol.as_deref().unwrap_or("?");
+    match l.status {
+        Supported => format!("{} {}, supported until {eol}", l.distro, l.release),
+        Lts => format!("{} {}, lts until {eol}", l.distro, l.release),
+        Ended => format!("{} {}, **ended {eol}**", l.distro, l.release),
+        Unknown => format!("{} {}, unknown", l.distro, l.release),
+    }
 }

@@ -15,6 +15,22 @@ const KEY: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cy
 const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
 const ERR: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red))).bold();
 
+/// `lts: regular support ended 2026-06-10, end of life 2028-06-30 (built-in table (…))`.
+pub fn lifecycle(l: &crate::report::Lifecycle) -> String {
+    use crate::report::LifecycleStatus::*;
+    let d = |x: &Option<String>| x.clone().unwrap_or_else(|| "?".into());
+    let what = match l.status {
+        Supported => format!("supported: regular support until {}, end of life {}", d(&l.support_ends), d(&l.eol)),
+        Lts => format!("lts: regular support ended {}, end of life {}", d(&l.support_ends), d(&l.eol)),
+        Ended => format!("ended: end of life {}", d(&l.eol)),
+        Unknown => return format!("unknown ({} {} is not in the lifecycle table)", l.distro, l.release),
+    };
+    match &l.source {
+        Some(s) => format!("{what} ({s})"),
+        None => what,
+    }
+}
+
 fn tools(list: &[Tool]) -> String {
     if list.is_empty() {
         return "none".into();
@@ -73,6 +89,18 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
     if let Some(os) = &p.os_release {
         let name = os.pretty_name.clone().or_else(|| os.id.clone()).unwrap_or_default();
         row(out, "os", name)?;
+        if let Some(l) = &os.lifecycle {
+            row(out, "os lifecycle", lifecycle(l))?;
+        }
+    }
+    if let Some(age) = &p.image_age {
+        let text = match (age.days, &age.note) {
+            (Some(d), None) => format!("{d} days{}", if age.stale { " (stale)" } else { "" }),
+            (Some(d), Some(n)) => format!("{d} days ({n})"),
+            (None, Some(n)) => n.clone(),
+            (None, None) => "unknown".into(),
+        };
+        row(out, "image age", text)?;
     }
     let compressed: u64 = p.layers.iter().map(|l| l.compressed_bytes).fold(0, u64::saturating_add);
     let uncompressed: u64 = p.layers.iter().map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);

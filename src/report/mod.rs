@@ -67,6 +67,9 @@ pub struct PlatformReport {
     pub manifest_digest: String,
     pub config_digest: String,
     pub created: Option<String>,
+    /// How old the image is (docs/report.md §3.13).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_age: Option<ImageAge>,
     pub os_release: Option<OsRelease>,
     pub annotations: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -93,6 +96,64 @@ pub struct OsRelease {
     pub id: Option<String>,
     pub version_id: Option<String>,
     pub pretty_name: Option<String>,
+    /// `VERSION_CODENAME` (read, not reported).
+    #[serde(skip)]
+    pub version_codename: Option<String>,
+    /// The release's support dates and status on the day of the scan (docs/report.md §3.13).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// Where a release stands in its distribution's support schedule.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleStatus {
+    /// Regular security support.
+    Supported,
+    /// Regular support is over; long-term support (Debian LTS, Ubuntu ESM, RHEL ELS) is on.
+    Lts,
+    /// Past its end of life: no fixes at all.
+    Ended,
+    /// The release is not in the table or the file.
+    #[default]
+    Unknown,
+}
+
+impl LifecycleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleStatus::Supported => "supported",
+            LifecycleStatus::Lts => "lts",
+            LifecycleStatus::Ended => "ended",
+            LifecycleStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The base OS release's lifecycle.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Lifecycle {
+    /// os-release `ID` (`centos-stream` for CentOS Stream).
+    pub distro: String,
+    pub release: String,
+    pub status: LifecycleStatus,
+    /// End of regular security support, `YYYY-MM-DD`.
+    pub support_ends: Option<String>,
+    /// End of life (of every kind of support), `YYYY-MM-DD`.
+    pub eol: Option<String>,
+    /// Where the dates come from: `built-in table (DATE)` or `file PATH`; null when unknown.
+    pub source: Option<String>,
+}
+
+/// How old the image is, from the config's `created`.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ImageAge {
+    /// Days between `created` and the day of the scan; null when not judged.
+    pub days: Option<i64>,
+    pub stale: bool,
+    /// Why the age was not judged, or what is odd about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Which C library a platform's binaries use (docs/report.md §3.3).

@@ -311,7 +311,7 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     let text = String::from_utf8(csv.stdout).unwrap();
     assert_eq!(text.lines().count(), 22);
     assert!(text.starts_with(
-        "registry,repository,tag,digest,status,platforms,bytes,libc,distroless,reclaimable_bytes,high_findings,error\n"
+        "registry,repository,tag,digest,status,platforms,bytes,libc,distroless,base_os,os_status,reclaimable_bytes,high_findings,error\n"
     ));
     let table = String::from_utf8(layerscope(&["summary", store.to_str().unwrap()]).stdout).unwrap();
     assert!(table.contains("base/musl") && table.contains("21 rows, 1 failed, 0 pending"), "{table}");

@@ -11,6 +11,7 @@ mod elf_agreement;
 mod fixtures;
 mod hostile;
 mod layering;
+mod lifecycle;
 mod memory;
 mod registry;
 mod schema;

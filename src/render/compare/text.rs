@@ -51,6 +51,16 @@ pub fn rows(r: &CompareReport) -> Vec<(&'static str, Vec<String>)> {
             or_none(&dbs)
         }),
         row("distroless", &|s| s.distroless.to_string()),
+        row("base OS", &|s| match &s.lifecycle {
+            Some(l) => format!(
+                "{} {} {}{}",
+                l.distro,
+                l.release,
+                l.status.as_str(),
+                l.eol.as_deref().map(|e| format!(", end of life {e}")).unwrap_or_default()
+            ),
+            None => "-".into(),
+        }),
         row("efficiency", &|s| format!("{:.1} %", s.efficiency * 100.0)),
         row("reclaimable", &|s| human(s.reclaimable_bytes)),
         row("findings", &|s| {

@@ -104,11 +104,13 @@ pub struct Image {
     pub variant: Option<&'static str>,
     pub layers: Vec<(Vec<u8>, Comp)>,
     pub config: serde_json::Value,
+    /// The config's `created`, when set.
+    pub created: Option<&'static str>,
 }
 
 impl Image {
     pub fn new(arch: &'static str, layers: Vec<(Vec<u8>, Comp)>) -> Self {
-        Image { arch, variant: None, layers, config: serde_json::json!({}) }
+        Image { arch, variant: None, layers, config: serde_json::json!({}), created: None }
     }
 }
 
@@ -137,6 +139,9 @@ pub fn write_image(dir: &Path, img: &Image) -> serde_json::Value {
     });
     if let Some(v) = img.variant {
         config["variant"] = v.into();
+    }
+    if let Some(c) = img.created {
+        config["created"] = c.into();
     }
     let config = serde_json::to_vec(&config).unwrap();
     let cd = put_blob(dir, &config);
