@@ -479,3 +479,45 @@ impl Image<'_> {
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            // The schema of version 1: the platforms table without the base OS columns.
+            let c = Connection::open(&path).unwrap();
+            let v1 = CREATE.replace("    os TEXT, os_status TEXT, os_eol TEXT,\n", "");
+            assert_ne!(v1, CREATE);
+            c.execute_batch(&v1).unwrap();
+            c.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')", []).unwrap();
+            c.execute(
+                "INSERT INTO platforms VALUES ('r', 'a', 'sha256:x', 0, 'linux/amd64', 'm', 'c', 1, 2, 'glibc', NULL,
+                 'full', 1.0, 0, 0, 0, '{}')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let (version, os): (String, Option<String>) = s
+            .with(|c| {
+                let v = c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))?;
+                let os = c.query_row("SELECT os_status FROM platforms", [], |r| r.get(0))?;
+                Ok((v, os))
+            })
+            .unwrap();
+        assert_eq!((version.as_str(), os), ("2", None));
+        drop(s);
+        // Opened again: already version 2.
+        assert!(Store::open(&path).is_ok());
+        let c = Connection::open(&path).unwrap();
+        c.execute("UPDATE meta SET value = '7' WHERE key = 'schema'", []).unwrap();
+        drop(c);
+        let e = Store::open(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("schema version 7"), "{e}");
+    }
+}

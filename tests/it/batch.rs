@@ -303,6 +303,10 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     let api = rows.iter().find(|r| r["repository"] == "apps/api" && r["tag"] == "1.0").unwrap();
     assert_eq!((api["status"].as_str(), api["libc"][0].as_str()), (Some("ok"), Some("glibc 2.36")));
     assert!(api["bytes"].as_u64().unwrap() > 1_000_000);
+    // The base OS and its lifecycle, judged on the day of the run.
+    let os = api["base_os"][0].as_str().unwrap();
+    assert!(os.starts_with("debian 12 ") && os.ends_with(" until 2028-06-30"), "{os}");
+    assert!(["supported", "lts", "ended"].contains(&api["os_status"].as_str().unwrap()), "{api}");
     let multi = rows.iter().find(|r| r["repository"] == "multi/tool").unwrap();
     assert_eq!(multi["platforms"], serde_json::json!(["linux/amd64", "linux/arm64/v8"]));
     let bad = rows.iter().find(|r| r["repository"] == "broken/corrupt").unwrap();
