@@ -152,35 +152,60 @@ impl Finding {
     }
 }
 
-/// `--fail-on`: a severity threshold, or a list of IDs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailOn {
-    Severity(Severity),
-    Ids(Vec<String>),
+/// `--fail-on`: a severity threshold, IDs, or both (`high,RUN-AS-ROOT`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FailOn {
+    /// Findings at or above this severity trip.
+    pub severity: Option<Severity>,
+    /// Findings with these IDs trip, whatever their severity.
+    pub ids: Vec<String>,
 }
 
 impl FailOn {
     pub fn parse(s: &str) -> Result<Self, String> {
-        if let Some(sev) = Severity::parse(s) {
-            return Ok(FailOn::Severity(sev));
-        }
-        let ids: Vec<String> = s.split(',').map(|i| i.trim().to_ascii_uppercase()).filter(|i| !i.is_empty()).collect();
-        for id in &ids {
-            if rule(id).is_none() {
-                return Err(format!("unknown severity or finding ID {id:?}; severities: info, low, medium, high"));
+        let mut out = FailOn::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(sev) = Severity::parse(part) {
+                if out.severity.is_some_and(|old| old != sev) {
+                    return Err(format!(
+                        "--fail-on names two severities in {s:?}; give one (findings at or above it trip)"
+                    ));
+                }
+                out.severity = Some(sev);
+                continue;
+            }
+            let id = part.to_ascii_uppercase();
+            if rule(&id).is_none() {
+                return Err(format!(
+                    "unknown severity or finding ID {part:?}; severities: info, low, medium, high; IDs: docs/report.md §4.1"
+                ));
+            }
+            if !out.ids.contains(&id) {
+                out.ids.push(id);
             }
         }
-        if ids.is_empty() {
+        if out.severity.is_none() && out.ids.is_empty() {
             return Err("empty --fail-on".into());
         }
-        Ok(FailOn::Ids(ids))
+        Ok(out)
     }
 
     pub fn trips(&self, f: &Finding) -> bool {
-        match self {
-            FailOn::Severity(s) => f.severity >= *s,
-            FailOn::Ids(ids) => ids.contains(&f.id),
+        self.severity.is_some_and(|s| f.severity >= s) || self.ids.contains(&f.id)
+    }
+}
+
+impl fmt::Display for FailOn {
+    /// `at or above high, or RUN-AS-ROOT`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(s) = self.severity {
+            parts.push(format!("at or above {s}"));
         }
+        if !self.ids.is_empty() {
+            parts.push(self.ids.join(", "));
+        }
+        f.write_str(&parts.join(", or "))
     }
 }
 
@@ -190,12 +215,19 @@ mod tests {
 
     #[test]
     fn fail_on_parses_severities_and_ids() {
-        assert_eq!(FailOn::parse("HIGH").unwrap(), FailOn::Severity(Severity::High));
+        assert_eq!(FailOn::parse("HIGH").unwrap(), FailOn { severity: Some(Severity::High), ids: vec![] });
+        let both = FailOn::parse("high,run-as-root").unwrap();
+        assert!(both.trips(&Finding::new(RUN_AS_ROOT, "x", vec![])));
+        assert!(both.trips(&Finding::new(LIBC_MISSING_LOADER, "x", vec![]).with_severity(Severity::High)));
+        assert!(!both.trips(&Finding::new(SEC_SETUID, "x", vec![])));
+        assert_eq!(both.to_string(), "at or above high, or RUN-AS-ROOT");
+        assert!(FailOn::parse("high,low").is_err());
+        assert!(FailOn::parse(" , ").is_err());
         let ids = FailOn::parse("arch-mismatch, RUN-AS-ROOT").unwrap();
         assert!(ids.trips(&Finding::new(ARCH_MISMATCH, "x", vec![])));
         assert!(!ids.trips(&Finding::new(SEC_SETUID, "x", vec![])));
         assert!(FailOn::parse("NOPE-X").is_err());
-        let med = FailOn::Severity(Severity::Medium);
+        let med = FailOn { severity: Some(Severity::Medium), ids: vec![] };
         assert!(med.trips(&Finding::new(LIBC_MISSING_LOADER, "x", vec![])));
         assert!(!med.trips(&Finding::new(TAG_NOT_DIGEST, "x", vec![])));
     }

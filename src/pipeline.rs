@@ -210,6 +210,7 @@ fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport 
         platforms_skipped: loaded.resolution.platforms_skipped.clone(),
         diagnostics: loaded.diagnostics.clone(),
         registry: loaded.registry.clone(),
+        policy: None,
     }
 }
 

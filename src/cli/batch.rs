@@ -60,7 +60,7 @@ pub struct BatchArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     page_size: u32,
     /// How the run is reported on stdout.
-    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = RunFormat::Text)]
     format: RunFormat,
     #[command(flatten)]
     common: Common,
@@ -72,11 +72,11 @@ pub struct SummaryArgs {
     #[arg(required = true, value_name = "DB")]
     stores: Vec<PathBuf>,
     /// Output format: a text table, JSON lines, or CSV.
-    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = SummaryFormat::Text)]
     format: SummaryFormat,
-    /// Write the output to FILE instead of stdout.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    /// Where the output goes, repeatable: FILE, FORMAT=FILE, FORMAT (to stdout), or -.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    output: Vec<String>,
 }
 
 pub fn run_batch(args: BatchArgs) -> anyhow::Result<Exit> {
@@ -114,7 +114,7 @@ pub fn run_batch(args: BatchArgs) -> anyhow::Result<Exit> {
         print(w);
     }
     let stats = outcome.stats;
-    args.common.write(|out| match args.format {
+    args.common.write(args.format, |format, out| match format {
         RunFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &stats)?;
             writeln!(out)
@@ -154,6 +154,6 @@ pub fn run_summary(args: SummaryArgs) -> anyhow::Result<Exit> {
         }
     };
     let common = Common { output: args.output.clone(), ..Default::default() };
-    common.write(|out| summary::write(&rows, args.format, out))?;
+    common.write(args.format, |format, out| summary::write(&rows, format, out))?;
     Ok(Exit::Clean)
 }

@@ -16,9 +16,13 @@ pub struct Common {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Write the output to FILE instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    /// Where the output goes, repeatable: FILE (in --format), FORMAT=FILE (e.g. json=r.json,
+    /// sarif=r.sarif), FORMAT alone (to stdout), or - (stdout).
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
+    /// Colour in text output: auto (on a terminal only, NO_COLOR respected), always, never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
     /// Raise or lower a limit on input, NAME=VALUE (e.g. --limit elf-bytes=1073741824).
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
@@ -45,6 +49,15 @@ pub struct Common {
     /// IMG-STALE when the image was built more than this many days ago.
     #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::STALE_DAYS)]
     pub stale_days: u32,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 fn parse_day(s: &str) -> Result<i64, String> {
@@ -88,17 +101,58 @@ impl Common {
         }
     }
 
-    /// Writes with `render` to the output file, or to stdout (colour handled by anstream).
-    pub fn write(&self, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
-        match &self.output {
-            Some(path) => {
-                let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-                render(&mut f)?;
-            }
-            None => {
-                let mut out = anstream::stdout().lock();
-                render(&mut out)?;
-                out.flush()?;
+    /// The outputs asked for: (format, file or `None` for stdout), `default` to stdout when none.
+    pub fn targets<F: clap::ValueEnum + Copy>(&self, default: F) -> Vec<(F, Option<PathBuf>)> {
+        if self.output.is_empty() {
+            return vec![(default, None)];
+        }
+        let file = |f: &str| (f != "-").then(|| PathBuf::from(f));
+        self.output
+            .iter()
+            .map(|o| {
+                if let Some(f) = F::from_str(o, true).ok() {
+                    // `-o json`, as syft and grype read it: the format, on stdout.
+                    return (f, None);
+                }
+                match o.split_once('=').and_then(|(name, path)| Some((F::from_str(name, true).ok()?, path))) {
+                    Some((f, path)) => (f, file(path)),
+                    None => (default, file(o)),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes every output asked for with `render` (colour only where the destination is a
+    /// terminal, unless `--color` says otherwise).
+    pub fn write<F: clap::ValueEnum + Copy>(
+        &self,
+        default: F,
+        render: impl Fn(F, &mut dyn Write) -> io::Result<()>,
+    ) -> anyhow::Result<()> {
+        for (format, dest) in self.targets(default) {
+            match dest {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    // A file is no terminal: escapes only when asked for.
+                    let mut file = io::BufWriter::new(f);
+                    if self.color == ColorWhen::Always {
+                        render(format, &mut file)?;
+                    } else {
+                        let raw: &mut dyn Write = &mut file;
+                        render(format, &mut anstream::StripStream::new(raw))?;
+                    }
+                    file.flush()?;
+                }
+                None => {
+                    let choice = match self.color {
+                        ColorWhen::Auto => anstream::ColorChoice::Auto,
+                        ColorWhen::Always => anstream::ColorChoice::AlwaysAnsi,
+                        ColorWhen::Never => anstream::ColorChoice::Never,
+                    };
+                    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
+                    render(format, &mut out)?;
+                    out.flush()?;
+                }
             }
         }
         Ok(())

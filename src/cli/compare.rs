@@ -25,8 +25,8 @@ pub struct CompareArgs {
     /// Platforms every image must have, comma-separated: each one missing is ARCH-MISSING.
     #[arg(long, value_delimiter = ',', value_parser = Platform::parse, value_name = "P,...")]
     expect_platforms: Vec<Platform>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format (of stdout and of `-o FILE`; `-o FORMAT=FILE` sets its own).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Exit 1 when a finding (ARCH-MISSING included) is at or above this severity, or has one
     /// of these IDs.
@@ -65,9 +65,18 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
     if report.incomplete() {
         exit = exit.and(Exit::Partial);
     }
-    if args.fail_on.as_ref().is_some_and(|f| report.all_findings().any(|x| f.trips(x))) {
-        exit = exit.and(Exit::Tripped);
+    if let Some(rule) = &args.fail_on {
+        let mut failing: Vec<&str> = Vec::new();
+        for f in report.all_findings().filter(|f| rule.trips(f)) {
+            if !failing.contains(&f.id.as_str()) {
+                failing.push(&f.id);
+            }
+        }
+        if !failing.is_empty() {
+            exit = exit.and(Exit::Tripped);
+            print(format_args!("failing --fail-on ({rule}): {}", failing.join(", ")));
+        }
     }
-    args.common.write(|out| render(&report, args.format, out))?;
+    args.common.write(args.format, |format, out| render(&report, format, out))?;
     Ok(exit)
 }

@@ -5,7 +5,7 @@ use layerscope::detect::Policy;
 use layerscope::findings::FailOn;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::pipeline::{self, ScanOptions};
-use layerscope::render::{self, Format, RenderOptions};
+use layerscope::render::{self, Format, RenderOptions, Scanned};
 use layerscope::units::parse_bytes;
 
 use super::common::Common;
@@ -22,8 +22,8 @@ pub struct ScanArgs {
     /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64).
     #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
     platform: PlatformFilter,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format (of stdout and of `-o FILE`; `-o FORMAT=FILE` sets its own).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     format: Format,
     /// List every binary (interpreter, needed libraries, RUNPATH) in the text report.
     #[arg(long)]
@@ -65,26 +65,35 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     let mut exit = Exit::Clean;
     for image in &args.images {
         match pipeline::scan(image, &opts) {
-            Ok(r) => {
+            Ok(mut r) => {
                 if r.incomplete() {
                     exit = exit.and(Exit::Partial);
                 }
-                if args.fail_on.as_ref().is_some_and(|f| r.all_findings().any(|x| f.trips(x))) {
-                    exit = exit.and(Exit::Tripped);
+                if let Some(rule) = &args.fail_on {
+                    let verdict = r.judge(rule);
+                    if !verdict.passed {
+                        exit = exit.and(Exit::Tripped);
+                        print(format_args!(
+                            "{image}: failing --fail-on ({}): {}",
+                            verdict.fail_on,
+                            verdict.failing.join(", ")
+                        ));
+                    }
                 }
                 for p in &r.platforms {
                     print_errors(image, Some(&p.platform), &p.diagnostics);
                 }
                 print_errors(image, None, &r.diagnostics);
-                reports.push(r);
+                reports.push(Scanned::Report(Box::new(r)));
             }
             Err(e) => {
                 print(&e);
                 exit = exit.and(Exit::Unreadable);
+                reports.push(Scanned::Failed { reference: image.clone(), error: e.to_string() });
             }
         }
     }
     let ropts = RenderOptions { details: args.details };
-    args.common.write(|out| render::render(&reports, args.format, ropts, out))?;
+    args.common.write(args.format, |format, out| render::render(&reports, format, ropts, out))?;
     Ok(exit)
 }

@@ -26,12 +26,30 @@ pub struct RenderOptions {
     pub details: bool,
 }
 
-/// Writes the reports in the chosen format.
-pub fn render(reports: &[ImageReport], format: Format, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+/// What one image argument gave: its report, or why it could not be read at all. As JSON, the
+/// report itself or `{reference, error}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Scanned {
+    Report(Box<ImageReport>),
+    Failed { reference: String, error: String },
+}
+
+/// Writes the results in the chosen format, one per image argument and in their order. JSON
+/// gives the failures their place (`{reference, error}`); the other formats show the reports
+/// (failures are on stderr).
+pub fn render(scanned: &[Scanned], format: Format, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let reports: Vec<ImageReport> = scanned
+        .iter()
+        .filter_map(|s| match s {
+            Scanned::Report(r) => Some((**r).clone()),
+            Scanned::Failed { .. } => None,
+        })
+        .collect();
     match format {
-        Format::Text => text::render(reports, opts, out),
-        Format::Json => json::render(reports, out),
-        Format::Sarif => sarif::render(reports, out),
-        Format::Markdown => markdown::render(reports, out),
+        Format::Text => text::render(&reports, opts, out),
+        Format::Json => json::render(scanned, out),
+        Format::Sarif => sarif::render(&reports, out),
+        Format::Markdown => markdown::render(&reports, out),
     }
 }

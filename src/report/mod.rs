@@ -33,6 +33,33 @@ pub struct ImageReport {
     /// What the registry said, for images read from one (absent for local sources).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryFacts>,
+    /// The `--fail-on` verdict, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyResult>,
+}
+
+/// What `--fail-on` made of the findings (docs/report.md §2.5).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PolicyResult {
+    /// The rule as given, spelled out (`at or above high, or RUN-AS-ROOT`).
+    pub fail_on: String,
+    /// True when no finding trips it.
+    pub passed: bool,
+    /// The IDs of the findings that trip it, each once, in report order.
+    pub failing: Vec<String>,
+}
+
+impl ImageReport {
+    /// Judges the findings against `--fail-on` and records the verdict in the report.
+    pub fn judge(&mut self, rule: &crate::findings::FailOn) -> &PolicyResult {
+        let mut failing: Vec<String> = Vec::new();
+        for f in self.all_findings().filter(|f| rule.trips(f)) {
+            if !failing.contains(&f.id) {
+                failing.push(f.id.clone());
+            }
+        }
+        self.policy.insert(PolicyResult { fail_on: rule.to_string(), passed: failing.is_empty(), failing })
+    }
 }
 
 /// An attestation manifest of the index.

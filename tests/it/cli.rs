@@ -134,3 +134,70 @@ fn output_file() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
     assert_eq!(v["platforms"][0]["libc"]["kind"], "static");
 }
+
+#[test]
+fn fail_on_mixes_severities_and_ids_and_says_what_tripped() {
+    let img = testdata("images/glibc/oci");
+    let img = img.to_str().unwrap();
+    // glibc's findings on this day: TAG-LATEST (medium), TAG-NOT-DIGEST (info),
+    // SRC-NO-PROVENANCE (low), OS-LTS-ONLY (low).
+    let o = layerscope(&["scan", "-q", "--format", "json", "--now", "2027-01-01", "--fail-on", "high,TAG-LATEST", img]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("failing --fail-on (at or above high, or TAG-LATEST): TAG-LATEST"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["policy"],
+        serde_json::json!({"fail_on": "at or above high, or TAG-LATEST", "passed": false, "failing": ["TAG-LATEST"]})
+    );
+    let o =
+        layerscope(&["scan", "-q", "--format", "json", "--now", "2027-01-01", "--fail-on", "high,RUN-AS-ROOT", img]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["policy"]["passed"], true);
+    let o = layerscope(&["scan", "-q", "--fail-on", "high,low", img]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("two severities"));
+    // Without --fail-on, no verdict in the report.
+    let o = layerscope(&["scan", "-q", "--format", "json", img]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().get("policy").is_none());
+}
+
+#[test]
+fn outputs_go_where_asked_without_stray_colour() {
+    let img = testdata("images/glibc/oci");
+    let img = img.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_layerscope"));
+        c.args(args).current_dir(dir.path()).env_remove("NO_COLOR");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    // Colours forced on for terminals: a file still gets none, unless --color always.
+    let o = run(&["scan", "-q", "-o", "plain.txt", img], &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let plain = std::fs::read_to_string(dir.path().join("plain.txt")).unwrap();
+    assert!(plain.contains("linux/amd64") && !plain.contains('\x1b'), "{plain}");
+    run(&["scan", "-q", "--color", "always", "-o", "colour.txt", img], &[]);
+    assert!(std::fs::read_to_string(dir.path().join("colour.txt")).unwrap().contains('\x1b'));
+    let o = run(&["scan", "-q", "--color", "never", img], &[("CLICOLOR_FORCE", "1")]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains('\x1b'));
+
+    // `-o -` is stdout; `-o json` is the format, on stdout; several outputs from one scan.
+    let o = run(&["scan", "-q", "-o", "-", "-f", "json", img], &[]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok());
+    let o = run(&["scan", "-q", "-o", "json", img], &[]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok());
+    assert!(!dir.path().join("-").exists() && !dir.path().join("json").exists());
+    let o = run(&["scan", "-q", "-o", "json=r.json", "-o", "sarif=r.sarif", "-o", "markdown=pr.md", img], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty(), "nothing asked for stdout");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["schema_version"], 1);
+    let sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("r.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(std::fs::read_to_string(dir.path().join("pr.md")).unwrap().starts_with("### layerscope"));
+}

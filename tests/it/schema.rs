@@ -111,13 +111,21 @@ fn several_images_print_an_array_that_validates() {
     // array form; and the array form requires reports inside.
     assert!(v.is_valid(&Value::Array(vec![reports[0].clone()])));
     assert!(!v.is_valid(&serde_json::json!([{"schema_version": 1}])));
-    // No readable image: exit 2 and an empty array, which validates too.
+    // An image that cannot be read: `{reference, error}` in its place, alone or among others.
     let missing = format!("oci:{}", root().join("testdata/images/no-such-image").display());
     let out = scan_json(&[Path::new(&missing)]);
     assert_eq!(out.status.code(), Some(2));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc, serde_json::json!([]));
+    assert_eq!(doc["reference"], missing.as_str());
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("no-such-image")), "{doc}");
     assert!(v.is_valid(&doc));
+    let out = scan_json(&[picked[0], Path::new(&missing)]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = doc.as_array().expect("two arguments, an array");
+    assert_eq!((entries.len(), entries[1]["reference"].as_str()), (2, Some(missing.as_str())));
+    assert!(entries[0]["schema_version"] == 1 && v.is_valid(&doc), "{}", errors(&v, &doc).join("\n"));
+    assert!(!v.is_valid(&serde_json::json!({"reference": "x", "error": "y", "extra": 1})));
 }
 
 /// Applies `change` to a copy of `doc` and returns the validation errors of the result.
