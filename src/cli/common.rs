@@ -110,7 +110,7 @@ impl Common {
         self.output
             .iter()
             .map(|o| {
-                if let Some(f) = F::from_str(o, true).ok() {
+                if let Ok(f) = F::from_str(o, true) {
                     // `-o json`, as syft and grype read it: the format, on stdout.
                     return (f, None);
                 }
