@@ -54,7 +54,7 @@ pub struct BatchArgs {
     #[arg(long)]
     retry_failed: bool,
     /// `all`, or platforms in docker syntax, comma-separated.
-    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    #[arg(long, visible_alias = "platforms", default_value = "all", value_parser = PlatformFilter::parse)]
     platform: PlatformFilter,
     /// Names asked for per catalog or tag-list request.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]

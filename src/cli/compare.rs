@@ -20,7 +20,7 @@ pub struct CompareArgs {
     images: Vec<String>,
     /// Platforms to compare, comma-separated, docker syntax (linux/amd64,linux/arm64). The first
     /// is the baseline. A named platform an image lacks is an ARCH-MISSING finding.
-    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    #[arg(long, visible_alias = "platform", default_value = "all", value_parser = PlatformFilter::parse)]
     platforms: PlatformFilter,
     /// Platforms every image must have, comma-separated: each one missing is ARCH-MISSING.
     #[arg(long, value_delimiter = ',', value_parser = Platform::parse, value_name = "P,...")]
@@ -64,6 +64,16 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
     let mut exit = Exit::Clean;
     if report.incomplete() {
         exit = exit.and(Exit::Partial);
+    }
+    // A platform asked for (--platforms, --expect-platforms) that an image lacks is an
+    // expectation not met.
+    let missing: Vec<&str> =
+        report.all_findings().filter(|f| f.id == layerscope::findings::ARCH_MISSING).map(|f| f.message.as_str()).collect();
+    if !missing.is_empty() {
+        exit = exit.and(Exit::Tripped);
+        for m in missing {
+            print(m);
+        }
     }
     if let Some(rule) = &args.fail_on {
         let mut failing: Vec<&str> = Vec::new();

@@ -20,7 +20,7 @@ pub struct ScanArgs {
     #[arg(required = true)]
     images: Vec<String>,
     /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64).
-    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    #[arg(long, visible_alias = "platforms", default_value = "all", value_parser = PlatformFilter::parse)]
     platform: PlatformFilter,
     /// Output format (of stdout and of `-o FILE`; `-o FORMAT=FILE` sets its own).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]

@@ -380,6 +380,13 @@ fn expected_platform_missing_is_arch_missing_and_fails_on_high() {
     assert_eq!(missing.len(), 1, "{f:#?}");
     assert_eq!(missing[0]["severity"], "high");
     assert!(missing[0]["message"].as_str().unwrap().contains("linux/s390x"));
+    // Without --fail-on, an expectation not met still exits 1, and says why on stderr.
+    let out = layerscope(&["compare", "-q", "--expect-platforms", "linux/s390x", &img]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux/s390x"));
+    // `--platform` is accepted as `--platforms` is (scan and batch spell it so).
+    let out = layerscope(&["compare", "-q", "--platform", "linux/amd64,linux/arm64", &img]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // Every expected platform present: the same command passes.
     let ok = layerscope(&["compare", "-q", "--fail-on", "high", "--expect-platforms", "linux/amd64,arm64", &img]);
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
@@ -512,7 +519,7 @@ fn text_and_markdown_shapes() {
     assert!(t.contains("+ /usr/share/layerscope/arm64-tuning.conf"));
     assert!(t.contains("~ dpkg libc6 2.36-9+deb12u14 → 2.36-8"));
     assert!(t.contains("ARCH-MISMATCH"));
-    assert!(t.contains("linux/amd64 → linux/arm64/v8: 5 difference(s)"));
+    assert!(t.contains("linux/amd64 → linux/arm64/v8: 5 differences"), "{t}");
     let clean = String::from_utf8(layerscope(&["compare", "-q", &oci("multiarch")]).stdout).unwrap();
     assert!(clean.contains("linux/amd64 → linux/arm64/v8: no differences"), "{clean}");
 

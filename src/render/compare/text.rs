@@ -212,8 +212,11 @@ pub fn sections(r: &CompareReport, c: &Comparison, code: &dyn Fn(&str) -> String
 
 /// A one-line description of a comparison's result.
 pub fn headline(r: &CompareReport, c: &Comparison) -> String {
-    let verdict =
-        if c.differences == 0 { "no differences".to_string() } else { format!("{} difference(s)", c.differences) };
+    let verdict = match (c.differences, c.directories.len()) {
+        (0, 0) => "no differences".to_string(),
+        (0, n) => format!("no differences in files, binaries, packages or findings; {n} director{} differ in size", if n == 1 { "y" } else { "ies" }),
+        (n, _) => format!("{n} difference{}", if n == 1 { "" } else { "s" }),
+    };
     format!(
         "{} → {}: {verdict} ({} paths normalised)",
         r.sides[c.left].label, r.sides[c.right].label, c.files.normalised_paths
