@@ -187,6 +187,7 @@ fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport 
         tag: loaded.roots.tag.as_deref(),
         name: loaded.roots.name.as_deref(),
         pin: loaded.pin.as_deref(),
+        local: loaded.registry.is_none(),
         index_annotations: &loaded.resolution.index_annotations,
         platforms: &platforms,
     });

@@ -30,6 +30,9 @@ pub struct Inputs<'a> {
     /// The image name recorded by the source, if any.
     pub name: Option<&'a str>,
     pub pin: Option<&'a str>,
+    /// Read from a local layout or archive, not a registry: its name and digest are not pulled
+    /// from anywhere, so tags and pins are advice at most.
+    pub local: bool,
     pub index_annotations: &'a [(String, String)],
     pub platforms: &'a [PlatformReport],
 }
@@ -38,7 +41,21 @@ pub struct Inputs<'a> {
 pub fn findings(i: &Inputs) -> Vec<Finding> {
     let mut out = Vec::new();
     let by_digest = i.reference.contains("@sha256:");
-    if !by_digest {
+    if i.local {
+        // A local name is not pulled: `latest` or a floating tag says little, and the digest
+        // of a layout or a legacy archive's image ID is no pin anyone can pull.
+        match i.tag {
+            Some("latest") => out.push(
+                Finding::new(TAG_LATEST, "the local image is named `latest`; push it under a version tag", vec![])
+                    .with_severity(crate::findings::Severity::Info),
+            ),
+            Some(t) if !is_full_version(t) => out.push(
+                Finding::new(TAG_FLOATING, format!("the local image's tag {t:?} is not a full version"), vec![])
+                    .with_severity(crate::findings::Severity::Info),
+            ),
+            _ => {}
+        }
+    } else if !by_digest {
         match i.tag {
             None => out.push(Finding::new(TAG_LATEST, "the reference names no tag: it means `latest`", vec![])),
             Some("latest") => out.push(Finding::new(TAG_LATEST, "the reference uses the `latest` tag", vec![])),
@@ -115,6 +132,7 @@ mod tests {
             tag,
             name: None,
             pin: Some("sha256:abc"),
+            local: false,
             index_annotations: &[],
             platforms: &[],
         };
@@ -126,5 +144,12 @@ mod tests {
         );
         assert_eq!(ids(findings(&inputs(Some("3.12.4"), "x"))), vec!["TAG-NOT-DIGEST", "SRC-NO-PROVENANCE"]);
         assert_eq!(ids(findings(&inputs(Some("3"), "r@sha256:00"))), vec!["SRC-NO-PROVENANCE"]);
+        // Local layouts and archives: `latest` and floating tags are info, no pin to pull.
+        let local = |tag| findings(&Inputs { local: true, ..inputs(tag, "oci:dir") });
+        let f = local(Some("latest"));
+        assert_eq!((f[0].id.as_str(), f[0].severity), ("TAG-LATEST", crate::findings::Severity::Info));
+        assert_eq!(ids(local(Some("latest"))), vec!["TAG-LATEST", "SRC-NO-PROVENANCE"]);
+        assert_eq!(ids(local(Some("3.12"))), vec!["TAG-FLOATING", "SRC-NO-PROVENANCE"]);
+        assert_eq!(ids(local(None)), vec!["SRC-NO-PROVENANCE"]);
     }
 }

@@ -67,8 +67,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
     }
     // A platform asked for (--platforms, --expect-platforms) that an image lacks is an
     // expectation not met.
-    let missing: Vec<&str> =
-        report.all_findings().filter(|f| f.id == layerscope::findings::ARCH_MISSING).map(|f| f.message.as_str()).collect();
+    let missing: Vec<&str> = report
+        .all_findings()
+        .filter(|f| f.id == layerscope::findings::ARCH_MISSING)
+        .map(|f| f.message.as_str())
+        .collect();
     if !missing.is_empty() {
         exit = exit.and(Exit::Tripped);
         for m in missing {

@@ -214,7 +214,10 @@ pub fn sections(r: &CompareReport, c: &Comparison, code: &dyn Fn(&str) -> String
 pub fn headline(r: &CompareReport, c: &Comparison) -> String {
     let verdict = match (c.differences, c.directories.len()) {
         (0, 0) => "no differences".to_string(),
-        (0, n) => format!("no differences in files, binaries, packages or findings; {n} director{} differ in size", if n == 1 { "y" } else { "ies" }),
+        (0, n) => format!(
+            "no differences in files, binaries, packages or findings; {n} director{} differ in size",
+            if n == 1 { "y" } else { "ies" }
+        ),
         (n, _) => format!("{n} difference{}", if n == 1 { "" } else { "s" }),
     };
     format!(
