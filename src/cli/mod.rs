@@ -11,14 +11,45 @@ mod scan;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use exit::Exit;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::pipeline::{self, ScanOptions};
 
+/// `version --format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum VersionFormat {
+    Text,
+    Json,
+}
+
+/// What `layerscope version` says, so that a speed report says which build ran.
+#[derive(serde::Serialize)]
+struct Build {
+    version: &'static str,
+    commit: &'static str,
+    target: &'static str,
+    /// The gzip decoder built in: zlib-rs (default) or zlib-ng.
+    gzip: &'static str,
+    lifecycle_table: &'static str,
+}
+
+fn build() -> Build {
+    Build {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("LAYERSCOPE_COMMIT"),
+        target: env!("LAYERSCOPE_TARGET"),
+        gzip: if cfg!(feature = "zlib-ng") { "zlib-ng" } else { "zlib-rs" },
+        lifecycle_table: layerscope::detect::lifecycle::TABLE_DATE,
+    }
+}
+
+const LONG_VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LAYERSCOPE_COMMIT"), ", ", env!("LAYERSCOPE_TARGET"), ")");
+
 #[derive(Parser)]
-#[command(name = "layerscope", version, about = "What is really inside a container image")]
+#[command(name = "layerscope", version, long_version = LONG_VERSION, about = "What is really inside a container image")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,8 +70,16 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Print the table of one or more batch stores (text, JSON lines or CSV).
     Summary(batch::SummaryArgs),
-    /// Print the version and the date of the built-in lifecycle table.
-    Version,
+    /// Print the version, the build (commit, target, gzip decoder) and the lifecycle table's date.
+    Version {
+        /// text, or json for tools.
+        #[arg(long, short = 'f', value_enum, default_value_t = VersionFormat::Text)]
+        format: VersionFormat,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff) to stdout.
+    Man,
     /// Benchmark floor: decompress every layer with the scan's decoder and threads, nothing else.
     #[command(hide = true)]
     Floor {
@@ -77,12 +116,23 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Compare(args) => compare::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
-        Command::Version => {
-            println!(
-                "layerscope {} (lifecycle table of {})",
-                env!("CARGO_PKG_VERSION"),
-                layerscope::detect::lifecycle::TABLE_DATE
-            );
+        Command::Version { format } => {
+            let b = build();
+            match format {
+                VersionFormat::Json => println!("{}", serde_json::to_string_pretty(&b)?),
+                VersionFormat::Text => println!(
+                    "layerscope {} (commit {}, {}, gzip: {}; lifecycle table of {})",
+                    b.version, b.commit, b.target, b.gzip, b.lifecycle_table
+                ),
+            }
+            Ok(Exit::Clean)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "layerscope", &mut std::io::stdout());
+            Ok(Exit::Clean)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(Exit::Clean)
         }
         Command::Floor { image, platform, verify } => {

@@ -201,3 +201,23 @@ fn outputs_go_where_asked_without_stray_colour() {
     assert_eq!(sarif["version"], "2.1.0");
     assert!(std::fs::read_to_string(dir.path().join("pr.md")).unwrap().starts_with("### layerscope"));
 }
+
+#[test]
+fn version_completions_and_manual() {
+    let o = layerscope(&["version", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(["zlib-rs", "zlib-ng"].contains(&v["gzip"].as_str().unwrap()), "{v}");
+    assert!(v["target"].as_str().is_some_and(|t| t.contains("linux")), "{v}");
+    assert!(v["lifecycle_table"].as_str().is_some_and(|d| d.len() == 10));
+    let long = String::from_utf8(layerscope(&["--version"]).stdout).unwrap();
+    assert!(long.starts_with(&format!("layerscope {} (commit ", env!("CARGO_PKG_VERSION"))), "{long}");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = layerscope(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("fail-on"), "{shell}");
+    }
+    assert_eq!(layerscope(&["completions", "tcsh"]).status.code(), Some(2));
+    let man = String::from_utf8(layerscope(&["man"]).stdout).unwrap();
+    assert!(man.contains(".TH layerscope 1") && man.contains("compare"), "{man}");
+}
