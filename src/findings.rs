@@ -209,6 +209,58 @@ impl fmt::Display for FailOn {
     }
 }
 
+/// A suppression (`--ignore ID[:PATH-GLOB]`, a line `ID [PATH-GLOB]` of an ignore file): the
+/// findings with that ID, and when a glob is given only those whose every evidence path matches it.
+#[derive(Debug, Clone)]
+pub struct Ignore {
+    pub id: String,
+    pub glob: Option<globset::GlobMatcher>,
+}
+
+impl Ignore {
+    /// Parses `ID`, `ID:GLOB` or `ID GLOB`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        let (id, glob) = match spec.split_once([':', ' ', '\t']) {
+            Some((id, g)) => (id, Some(g.trim()).filter(|g| !g.is_empty())),
+            None => (spec, None),
+        };
+        let id = id.trim().to_ascii_uppercase();
+        if rule(&id).is_none() {
+            return Err(format!("unknown finding ID {id:?} to ignore (docs/report.md §4.1)"));
+        }
+        let glob = glob
+            .map(|g| globset::Glob::new(g).map(|g| g.compile_matcher()).map_err(|e| format!("ignore {id} {g:?}: {e}")))
+            .transpose()?;
+        Ok(Ignore { id, glob })
+    }
+
+    /// Parses an ignore file: one `ID [PATH-GLOB]` per line, `#` comments, blank lines.
+    pub fn parse_file(text: &str, name: &str) -> Result<Vec<Self>, String> {
+        text.lines()
+            .enumerate()
+            .map(|(n, l)| (n, l.split('#').next().unwrap_or("").trim()))
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(n, l)| Ignore::parse(l).map_err(|e| format!("{name} line {}: {e}", n + 1)))
+            .collect()
+    }
+
+    pub fn matches(&self, f: &Finding) -> bool {
+        f.id == self.id
+            && match &self.glob {
+                None => true,
+                Some(g) => !f.paths.is_empty() && f.paths.iter().all(|p| g.is_match(p)),
+            }
+    }
+}
+
+/// Removes the findings an ignore matches; returns how many.
+pub fn suppress(findings: &mut Vec<Finding>, ignores: &[Ignore]) -> usize {
+    let before = findings.len();
+    findings.retain(|f| !ignores.iter().any(|i| i.matches(f)));
+    before - findings.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +298,23 @@ mod tests {
         let added = ["RUN-INTERPRETER-MISSING", "OS-EOL", "OS-EOL-SOON", "OS-LTS-ONLY", "IMG-STALE"];
         assert!(added.iter().all(|id| rule(id).is_some()));
         assert_eq!(RULES.len(), design.split_whitespace().count() + added.len());
+    }
+
+    #[test]
+    fn ignores_by_id_and_by_path() {
+        let f = Finding::new(SEC_WORLD_WRITABLE, "x", vec!["/tmp/a".into(), "/tmp/b".into()]);
+        assert!(Ignore::parse("sec-world-writable").unwrap().matches(&f));
+        assert!(Ignore::parse("SEC-WORLD-WRITABLE:/tmp/*").unwrap().matches(&f));
+        assert!(!Ignore::parse("SEC-WORLD-WRITABLE:/tmp/a").unwrap().matches(&f), "every path must match");
+        assert!(!Ignore::parse("RUN-AS-ROOT").unwrap().matches(&f));
+        assert!(Ignore::parse("NOT-AN-ID").is_err());
+        let file =
+            Ignore::parse_file("# ours\nTAG-LATEST\n\nSEC-SETUID /usr/bin/*  # known\n", ".layerscopeignore").unwrap();
+        assert_eq!(file.len(), 2);
+        let e = Ignore::parse_file("TAG-LATEST\nBOGUS-ID\n", "f").unwrap_err();
+        assert!(e.contains("f line 2"), "{e}");
+        let mut list = vec![f.clone(), Finding::new(TAG_LATEST, "y", vec![])];
+        assert_eq!(suppress(&mut list, &file), 1);
+        assert_eq!(list.len(), 1);
     }
 }

@@ -145,7 +145,7 @@ pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
         .par_iter()
         .map(|t| platform_report(t, &merged(&loaded.deltas, t), &loaded.deltas, opts))
         .collect();
-    image_report(loaded, platforms)
+    image_report(loaded, platforms, opts)
 }
 
 /// Like [`report`], consuming the image: platforms are merged a few at a time (as many as
@@ -176,11 +176,11 @@ pub fn into_report(mut loaded: Loaded, opts: &ScanOptions) -> ImageReport {
             chunk.par_iter().zip(views).map(|(t, fs)| platform_report(t, &fs, deltas, opts)).collect();
         platforms.extend(done);
     }
-    image_report(&loaded, platforms)
+    image_report(&loaded, platforms, opts)
 }
 
 /// The image-level part of the report around its platform reports.
-fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport {
+fn image_report(loaded: &Loaded, mut platforms: Vec<PlatformReport>, opts: &ScanOptions) -> ImageReport {
     let reference = loaded.reference.as_str();
     let mut findings = crate::provenance::findings(&crate::provenance::Inputs {
         reference,
@@ -198,6 +198,11 @@ fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport 
         .iter()
         .map(|(d, of)| crate::report::Attestation { digest: d.clone(), describes: of.clone() })
         .collect();
+    let ignore = &opts.policy.ignore;
+    let mut suppressed = crate::findings::suppress(&mut findings, ignore);
+    for p in &mut platforms {
+        suppressed += crate::findings::suppress(&mut p.findings, ignore);
+    }
     ImageReport {
         schema_version: SCHEMA_VERSION,
         reference: loaded.reference.clone(),
@@ -211,6 +216,7 @@ fn image_report(loaded: &Loaded, platforms: Vec<PlatformReport>) -> ImageReport 
         platforms_skipped: loaded.resolution.platforms_skipped.clone(),
         diagnostics: loaded.diagnostics.clone(),
         registry: loaded.registry.clone(),
+        suppressed,
         policy: None,
     }
 }

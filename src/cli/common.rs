@@ -46,6 +46,13 @@ pub struct Common {
     /// OS-EOL-SOON when the base OS's end of life is at most this many days away.
     #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::EOL_SOON_DAYS)]
     pub eol_soon_days: u32,
+    /// Suppress findings: ID, or ID:PATH-GLOB (only when every evidence path matches); repeatable.
+    #[arg(long, value_name = "ID[:PATH-GLOB]")]
+    pub ignore: Vec<String>,
+    /// A file of suppressions, one `ID [PATH-GLOB]` per line, `#` comments [default:
+    /// .layerscopeignore in the working directory, when there is one].
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
     /// IMG-STALE when the image was built more than this many days ago.
     #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::STALE_DAYS)]
     pub stale_days: u32,
@@ -84,7 +91,23 @@ impl Common {
             }
             None => None,
         };
+        let mut ignore = Vec::new();
+        for i in &self.ignore {
+            ignore.push(layerscope::findings::Ignore::parse(i).map_err(anyhow::Error::msg).context("--ignore")?);
+        }
+        let file = self.ignore_file.clone().or_else(|| {
+            let default = PathBuf::from(".layerscopeignore");
+            default.is_file().then_some(default)
+        });
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("ignore file {}", path.display()))?;
+            ignore.extend(
+                layerscope::findings::Ignore::parse_file(&text, &path.display().to_string())
+                    .map_err(anyhow::Error::msg)?,
+            );
+        }
         Ok(Policy {
+            ignore,
             now: self.now,
             eol_soon_days: Some(self.eol_soon_days),
             stale_days: Some(self.stale_days),

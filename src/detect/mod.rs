@@ -37,6 +37,8 @@ pub struct Policy {
     pub eol_soon_days: Option<u32>,
     pub stale_days: Option<u32>,
     pub eol_data: Option<std::sync::Arc<lifecycle::EolData>>,
+    /// Suppressions (`--ignore`, an ignore file): matching findings are dropped and counted.
+    pub ignore: Vec<crate::findings::Ignore>,
 }
 
 /// One kind of fact about a platform.

@@ -57,6 +57,10 @@ pub fn render(reports: &[ImageReport], opts: RenderOptions, out: &mut dyn Write)
         if !r.platforms_skipped.is_empty() {
             writeln!(out, "  not selected: {}", r.platforms_skipped.join(", "))?;
         }
+        if r.suppressed > 0 {
+            let s = if r.suppressed == 1 { "" } else { "s" };
+            writeln!(out, "  {} finding{s} suppressed (--ignore, .layerscopeignore)", r.suppressed)?;
+        }
         for d in &r.diagnostics {
             let style = if d.severity == Level::Error { ERR } else { WARN };
             writeln!(out, "  {style}{:?}{style:#}: {}", d.severity, d.message)?;

@@ -33,9 +33,16 @@ pub struct ImageReport {
     /// What the registry said, for images read from one (absent for local sources).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryFacts>,
+    /// Findings dropped by suppressions (`--ignore`, `.layerscopeignore`), image and platforms.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
     /// The `--fail-on` verdict, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyResult>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What `--fail-on` made of the findings (docs/report.md §2.5).

@@ -221,3 +221,38 @@ fn version_completions_and_manual() {
     let man = String::from_utf8(layerscope(&["man"]).stdout).unwrap();
     assert!(man.contains(".TH layerscope 1") && man.contains("compare"), "{man}");
 }
+
+#[test]
+fn suppressions_from_flags_and_ignore_files() {
+    let img = testdata("images/glibc/oci");
+    let img = img.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).current_dir(dir.path()).output().unwrap()
+    };
+    let json = |o: &std::process::Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap();
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+    };
+    let all = json(&run(&["scan", "-q", "-f", "json", img]));
+    assert!(ids(&all).contains(&"TAG-LATEST".to_string()) && all.get("suppressed").is_none());
+    // A suppressed finding no longer trips --fail-on, and is counted.
+    let o = run(&["scan", "-q", "-f", "json", "--fail-on", "TAG-LATEST", "--ignore", "tag-latest", img]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json(&o);
+    assert!(!ids(&v).contains(&"TAG-LATEST".to_string()));
+    assert_eq!(v["suppressed"], 1);
+    // .layerscopeignore in the working directory, with comments and a path glob that does not
+    // match (SRC-NO-PROVENANCE has no paths: only an ID-only line suppresses it).
+    std::fs::write(dir.path().join(".layerscopeignore"), "# team policy\nSRC-NO-PROVENANCE /nowhere/*\nTAG-LATEST\n")
+        .unwrap();
+    let v = json(&run(&["scan", "-q", "-f", "json", img]));
+    assert_eq!((v["suppressed"].as_u64(), ids(&v).contains(&"SRC-NO-PROVENANCE".to_string())), (Some(1), true));
+    let text = String::from_utf8(run(&["scan", "-q", "--color", "never", img]).stdout).unwrap();
+    assert!(text.contains("1 finding suppressed"), "{text}");
+    // --ignore-file replaces the default file; a bad line is an error naming file and line.
+    std::fs::write(dir.path().join("other"), "TAG-LATEST\nNO-SUCH-ID\n").unwrap();
+    let o = run(&["scan", "-q", "--ignore-file", "other", img]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other line 2"), "{}", String::from_utf8_lossy(&o.stderr));
+}
