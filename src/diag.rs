@@ -75,7 +75,10 @@ impl Capped {
                 list.push(Diagnostic {
                     layer: layer.map(str::to_string),
                     path: None,
-                    message: format!("{n} more {noun}(s) {what} not listed (the first {MAX_PER_SOURCE} are)"),
+                    message: format!(
+                        "{} {what} not listed (the first {MAX_PER_SOURCE} are)",
+                        crate::units::count(n as u64, &format!("more {noun}"), &format!("more {noun}s"))
+                    ),
                     severity,
                 });
             }
@@ -98,7 +101,7 @@ mod tests {
         c.push(&mut list, Diagnostic::error(None, None, "e"));
         c.finish(&mut list, Some("sha256:x"), "in this layer");
         assert_eq!(list.len(), MAX_PER_SOURCE + 2);
-        assert_eq!(list[MAX_PER_SOURCE].message, "5 more warning(s) in this layer not listed (the first 100 are)");
+        assert_eq!(list[MAX_PER_SOURCE].message, "5 more warnings in this layer not listed (the first 100 are)");
         assert_eq!(list[MAX_PER_SOURCE + 1].severity, Level::Error);
     }
 }

@@ -40,6 +40,12 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok((n * mult) as u64)
 }
 
+/// `1 file`, `3 files`: a count with its noun in the right number.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// At most `n` characters of `s`, control characters dropped, `…` when something was cut: for
 /// names, paths and server text quoted in messages.
 pub fn clip(s: &str, n: usize) -> String {
@@ -70,6 +76,13 @@ mod tests {
         assert_eq!(parse_bytes(" 1000000 "), Ok(1_000_000));
         assert!(parse_bytes("12 parsecs").is_err());
         assert!(parse_bytes("MB").is_err());
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1u32, "file", "files"), "1 file");
+        assert_eq!(count(0u32, "file", "files"), "0 files");
+        assert_eq!(count(2u64, "binary", "binaries"), "2 binaries");
     }
 
     #[test]

@@ -257,7 +257,11 @@ impl Detector for BloatDetector {
         ] {
             let (bytes, files, paths) = top(names);
             if files > 0 {
-                r.findings.push(Finding::new(id, format!("{} in {files} file(s) of {what}", human(bytes)), paths));
+                r.findings.push(Finding::new(
+                    id,
+                    format!("{} in {} of {what}", human(bytes), crate::units::count(files, "file", "files")),
+                    paths,
+                ));
             }
         }
 

@@ -30,7 +30,10 @@ impl Detector for DistrolessDetector {
         }
         if r.package_managers.is_empty() {
             for db in &r.package_databases {
-                let n = db.packages.map(|n| format!("{n} packages")).unwrap_or_else(|| "count not read".into());
+                let n = db
+                    .packages
+                    .map(|n| crate::units::count(n, "package", "packages"))
+                    .unwrap_or_else(|| "count not read".into());
                 reasons.push(format!("package database {} ({n}) but no package manager", db.path));
             }
         }

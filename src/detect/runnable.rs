@@ -270,21 +270,27 @@ impl Detector for RunnableDetector {
         for (machine, paths) in wrong_machine {
             r.findings.push(Finding::new(
                 ARCH_MISMATCH,
-                format!("{} ELF file(s) built for {machine}, the platform is {arch}", paths.len()),
+                format!(
+                    "{} built for {machine}, the platform is {arch}",
+                    crate::units::count(paths.len() as u64, "ELF file", "ELF files")
+                ),
                 evidence(paths, 20),
             ));
         }
         for (loader, paths) in missing_loader {
             r.findings.push(Finding::new(
                 LIBC_MISSING_LOADER,
-                format!("loader {loader} is not in the image; {} binary(ies) need it", paths.len()),
+                format!(
+                    "loader {loader} is not in the image; {} it",
+                    crate::units::count(paths.len() as u64, "binary needs", "binaries need")
+                ),
                 evidence(paths, 20),
             ));
         }
         for (lib, (paths, by_executable)) in missing_lib {
             let f = Finding::new(
                 LIBC_MISSING_LIBRARY,
-                format!("{lib} is not found; needed by {} file(s)", paths.len()),
+                format!("{lib} is not found; needed by {}", crate::units::count(paths.len() as u64, "file", "files")),
                 evidence(paths, 20),
             );
             // A library only other libraries need may be an unused plugin: less certain.
@@ -296,7 +302,10 @@ impl Detector for RunnableDetector {
             let have = r.libc.version.clone().unwrap_or_default();
             r.findings.push(Finding::new(
                 LIBC_GLIBC_TOO_OLD,
-                format!("{} binary(ies) need a glibc newer than {have} (up to GLIBC_{newest})", too_new.len()),
+                format!(
+                    "{} a glibc newer than {have} (up to GLIBC_{newest})",
+                    crate::units::count(too_new.len() as u64, "binary needs", "binaries need")
+                ),
                 evidence(too_new.into_iter().map(|(_, p)| p).collect(), 20),
             ));
         }
@@ -322,7 +331,15 @@ impl Detector for RunnableDetector {
             let why: Vec<String> = reasons.into_iter().map(|(w, n)| format!("{w} ({n})")).collect();
             r.findings.push(Finding::new(
                 RUN_INTERPRETER_MISSING,
-                format!("{} executable script(s) cannot run: {}", broken_scripts.len(), why.join("; ")),
+                format!(
+                    "{} run: {}",
+                    crate::units::count(
+                        broken_scripts.len() as u64,
+                        "executable script cannot",
+                        "executable scripts cannot"
+                    ),
+                    why.join("; ")
+                ),
                 evidence(broken_scripts, 20),
             ));
         }

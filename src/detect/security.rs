@@ -44,14 +44,17 @@ impl Detector for SecurityDetector {
         if !setuid.is_empty() {
             r.findings.push(Finding::new(
                 SEC_SETUID,
-                format!("{} setuid/setgid file(s)", setuid.len()),
+                crate::units::count(setuid.len() as u64, "setuid/setgid file", "setuid/setgid files"),
                 evidence(setuid, 20),
             ));
         }
         if !writable.is_empty() {
             r.findings.push(Finding::new(
                 SEC_WORLD_WRITABLE,
-                format!("{} world-writable path(s) (directories without the sticky bit count)", writable.len()),
+                format!(
+                    "{} (directories without the sticky bit count)",
+                    crate::units::count(writable.len() as u64, "world-writable path", "world-writable paths")
+                ),
                 evidence(writable, 20),
             ));
         }

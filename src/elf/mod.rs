@@ -258,7 +258,12 @@ fn parse_inner(bytes: &[u8], file_size: u64, sections_ok: bool) -> Result<ElfInf
     };
     let outside = shdrs.iter().filter(|s| !in_file(s)).count();
     if outside > 0 {
-        notes.push(format!("{outside} section(s) lie beyond the end of the file ({file_size} bytes); ignored"));
+        let sections = if outside == 1 { "1 section lies" } else { "" };
+        let many = format!("{outside} sections lie");
+        notes.push(format!(
+            "{} beyond the end of the file ({file_size} bytes); ignored",
+            if outside == 1 { sections } else { many.as_str() }
+        ));
     }
     let stripped = !shdrs.iter().any(|s| s.sh_type == section_header::SHT_SYMTAB && in_file(s));
     let names = shdrs.get(hdr.e_shstrndx as usize).map(|s| (s.sh_offset as usize, s.sh_size as usize));

@@ -52,7 +52,8 @@ pub fn render(reports: &[ImageReport], opts: RenderOptions, out: &mut dyn Write)
         }
         writeln!(out)?;
         if r.attestations_skipped > 0 {
-            writeln!(out, "  {} attestation manifest(s) skipped", r.attestations_skipped)?;
+            let n = crate::units::count(r.attestations_skipped as u64, "attestation manifest", "attestation manifests");
+            writeln!(out, "  {n} skipped")?;
         }
         if !r.platforms_skipped.is_empty() {
             writeln!(out, "  not selected: {}", r.platforms_skipped.join(", "))?;
@@ -136,10 +137,10 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
             "none".into()
         } else {
             format!(
-                "{} ({} executables, {} shared libraries; {}; {}; {} stripped{})",
+                "{} ({}, {}; {}; {}; {} stripped{})",
                 s.total,
-                s.executables,
-                s.shared_libraries,
+                crate::units::count(s.executables as u64, "executable", "executables"),
+                crate::units::count(s.shared_libraries as u64, "shared library", "shared libraries"),
                 linkage.join(", "),
                 machines.join(", "),
                 s.stripped,
@@ -153,7 +154,7 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         .package_databases
         .iter()
         .map(|d| match d.packages {
-            Some(n) => format!("{} ({n} packages)", d.path),
+            Some(n) => format!("{} ({})", d.path, crate::units::count(n, "package", "packages")),
             None => format!("{} (count not read)", d.path),
         })
         .collect();

@@ -235,7 +235,7 @@ pub fn image_line(i: &ImageInfo) -> String {
     if i.same_as_a {
         s.push_str("  (the same image as A: read once)");
     } else {
-        s.push_str(&format!("  ({} layer(s) read", i.layers_read));
+        s.push_str(&format!("  ({} read", crate::units::count(i.layers_read as u64, "layer", "layers")));
         if i.layers_shared > 0 {
             s.push_str(&format!(", {} shared with A and not read again", i.layers_shared));
         }
@@ -282,7 +282,8 @@ pub fn render(r: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
     for s in &r.sides {
         let errors = s.diagnostics.iter().filter(|d| d.severity == crate::diag::Level::Error).count();
         if errors > 0 {
-            writeln!(out, "{}: {errors} part(s) could not be read (see --format json diagnostics)", s.label)?;
+            let parts = crate::units::count(errors as u64, "part", "parts");
+            writeln!(out, "{}: {parts} could not be read (see --format json diagnostics)", s.label)?;
         }
     }
     for c in &r.comparisons {

@@ -88,8 +88,8 @@ impl Client {
                     } else if !self.session.settings.allow_foreign_urls {
                         let _ = tx
                             .send(Err(fail(format!(
-                                "blob not found in the registry; it is a foreign layer with {} URL(s) in its descriptor, which are not fetched unless --allow-foreign-urls is given",
-                                urls.len()
+                                "blob not found in the registry; it is a foreign layer with {} in its descriptor, which are not fetched unless --allow-foreign-urls is given",
+                                crate::units::count(urls.len() as u64, "URL", "URLs")
                             ))))
                             .await;
                         return;
