@@ -77,7 +77,7 @@ impl Capped {
                     path: None,
                     message: format!(
                         "{} {what} not listed (the first {MAX_PER_SOURCE} are)",
-                        crate::units::count(n as u64, &format!("more {noun}"), &format!("more {noun}s"))
+                        crate::units::count(n, &format!("more {noun}"), &format!("more {noun}s"))
                     ),
                     severity,
                 });
