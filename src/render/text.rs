@@ -139,8 +139,8 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
             format!(
                 "{} ({}, {}; {}; {}; {} stripped{})",
                 s.total,
-                crate::units::count(s.executables as u64, "executable", "executables"),
-                crate::units::count(s.shared_libraries as u64, "shared library", "shared libraries"),
+                crate::units::count(s.executables, "executable", "executables"),
+                crate::units::count(s.shared_libraries, "shared library", "shared libraries"),
                 linkage.join(", "),
                 machines.join(", "),
                 s.stripped,
