@@ -205,6 +205,7 @@ fn image_report(loaded: &Loaded, mut platforms: Vec<PlatformReport>, opts: &Scan
     }
     ImageReport {
         schema_version: SCHEMA_VERSION,
+        layerscope_version: env!("CARGO_PKG_VERSION").to_string(),
         reference: loaded.reference.clone(),
         digest: loaded.pin.clone(),
         name: loaded.roots.name.clone(),

@@ -63,12 +63,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan images: libc, ELF needs, shells, package managers, per platform.
+    #[command(after_help = SCAN_EXAMPLES)]
     Scan(scan::ScanArgs),
     /// Compare the platforms of one image, or two images platform by platform.
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare(compare::CompareArgs),
     /// Scan every repository and tag of a registry into a SQLite store; re-runs skip what it has.
+    #[command(after_help = BATCH_EXAMPLES)]
     Batch(batch::BatchArgs),
     /// Print the table of one or more batch stores (text, JSON lines or CSV).
+    #[command(
+        after_help = "Examples:\n  layerscope summary batch.db\n  layerscope summary shard-0.db shard-1.db -f csv -o fleet.csv"
+    )]
     Summary(batch::SummaryArgs),
     /// Print the version, the build (commit, target, gzip decoder) and the lifecycle table's date.
     Version {
@@ -91,6 +97,33 @@ enum Command {
         verify: bool,
     },
 }
+
+const SCAN_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope scan alpine:3.20\n",
+    "  layerscope scan oci:./layout --platform linux/arm64 -f json -o report.json\n",
+    "  layerscope scan app.tar --fail-on high -o sarif=app.sarif -o markdown=pr.md\n\n",
+    "Images: docker://REF or a bare REF (a registry: alpine:3.20, host:5000/team/app@sha256:…),\n",
+    "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] (docker save), or a path\n",
+    "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
+);
+
+const COMPARE_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope compare docker://python:3.12-slim --platforms linux/amd64,linux/arm64\n",
+    "  layerscope compare oci:./before oci:./after -f markdown -o pr.md\n",
+    "  layerscope compare myapp.tar --expect-platforms linux/amd64,linux/arm64\n\n",
+    "Images: docker://REF or a bare REF (a registry: alpine:3.20, host:5000/team/app@sha256:…),\n",
+    "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] (docker save), or a path\n",
+    "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
+);
+
+const BATCH_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope batch mirror.example:5000 --db mirror.db\n",
+    "  layerscope batch mirror.example:5000 --repo 'team/**' --tag '*.*.*' --jobs 4\n",
+    "  layerscope batch registry.internal --shard 0/8 --db shard-0.db"
+);
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {

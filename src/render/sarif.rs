@@ -16,6 +16,17 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
+/// GitHub code scanning's `security-severity` (0.1 to 10: low below 4, medium below 7, high
+/// below 9); none for info findings, which are not security problems.
+fn security_severity(s: Severity) -> Option<&'static str> {
+    match s {
+        Severity::High => Some("8.0"),
+        Severity::Medium => Some("5.5"),
+        Severity::Low => Some("3.0"),
+        Severity::Info => None,
+    }
+}
+
 /// The SARIF document for the reports.
 pub fn document(reports: &[ImageReport]) -> Value {
     let rules: Vec<Value> = RULES
@@ -28,7 +39,12 @@ pub fn document(reports: &[ImageReport]) -> Value {
                 "fullDescription": {"text": r.help},
                 "help": {"text": r.help},
                 "defaultConfiguration": {"level": level(r.severity)},
-                "properties": {"severity": r.severity.to_string()},
+                "properties": security_severity(r.severity)
+                    .map_or_else(|| json!({"severity": r.severity.to_string()}), |n| json!({
+                        "severity": r.severity.to_string(),
+                        "security-severity": n,
+                        "tags": ["security", "container"],
+                    })),
             })
         })
         .collect();
@@ -47,8 +63,13 @@ pub fn document(reports: &[ImageReport]) -> Value {
                 let locations: Vec<Value> = uris
                     .iter()
                     .map(|u| {
-                        let mut loc =
-                            json!({"physicalLocation": {"artifactLocation": {"uri": u.trim_start_matches('/')}}});
+                        // Paths inside the image, relative to its root; the reference itself otherwise.
+                        let mut loc = if u.starts_with('/') {
+                            json!({"physicalLocation": {"artifactLocation": {
+                                "uri": u.trim_start_matches('/'), "uriBaseId": "IMAGEROOT"}}})
+                        } else {
+                            json!({"physicalLocation": {"artifactLocation": {"uri": u}}})
+                        };
                         if let Some(p) = platform {
                             loc["logicalLocations"] = json!([{"name": p, "kind": "module"}]);
                         }
@@ -83,6 +104,10 @@ pub fn document(reports: &[ImageReport]) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "informationUri": "https://github.com/layerscope/layerscope",
                 "rules": rules,
+            }},
+            "originalUriBaseIds": {"IMAGEROOT": {
+                "uri": "file:///",
+                "description": {"text": "The root of the image's merged filesystem (each result names its image and platform)."},
             }},
             "results": results,
         }],

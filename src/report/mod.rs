@@ -14,6 +14,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
     pub schema_version: u32,
+    /// The layerscope version that wrote the report.
+    pub layerscope_version: String,
     pub reference: String,
     /// The pin: digest of what the reference resolved to.
     pub digest: Option<String>,

@@ -159,6 +159,24 @@ fn sarif_output_is_valid_against_the_published_schema() {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[idx]["id"], r["ruleId"]);
     }
+    // Code scanning's security-severity on the rules (none for info), image paths under the
+    // image root's base id.
+    let rule = |id: &str| rules.iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(rule("LIBC-MISSING-LOADER")["properties"]["security-severity"], "8.0");
+    assert_eq!(rule("TAG-LATEST")["properties"]["security-severity"], "5.5");
+    assert_eq!(rule("RUN-AS-ROOT")["properties"]["security-severity"], "3.0");
+    assert!(rule("TAG-NOT-DIGEST")["properties"].get("security-severity").is_none());
+    let located: Vec<&serde_json::Value> = results
+        .iter()
+        .flat_map(|r| r["locations"].as_array().unwrap())
+        .map(|l| &l["physicalLocation"]["artifactLocation"])
+        .filter(|a| a.get("uriBaseId").is_some())
+        .collect();
+    assert!(
+        !located.is_empty()
+            && located.iter().all(|a| a["uriBaseId"] == "IMAGEROOT" && !a["uri"].as_str().unwrap().starts_with('/'))
+    );
+    assert_eq!(doc["runs"][0]["originalUriBaseIds"]["IMAGEROOT"]["uri"], "file:///");
     // A broken document is caught by the same validator.
     let mut broken = doc.clone();
     broken["runs"][0]["results"][0]["level"] = "catastrophic".into();

@@ -256,3 +256,20 @@ fn suppressions_from_flags_and_ignore_files() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other line 2"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn help_ends_with_examples_and_the_reference_forms() {
+    for cmd in ["scan", "compare"] {
+        let help = String::from_utf8(layerscope(&[cmd, "--help"]).stdout).unwrap();
+        let tail = &help[help.find("Examples:").unwrap_or_else(|| panic!("{cmd}: no examples\n{help}"))..];
+        assert!(tail.matches(&format!("layerscope {cmd} ")).count() >= 3, "{tail}");
+        assert!(tail.contains("docker://REF") && tail.contains("oci-archive:FILE"), "{tail}");
+    }
+    for cmd in ["batch", "summary"] {
+        let help = String::from_utf8(layerscope(&[cmd, "--help"]).stdout).unwrap();
+        assert!(help.contains(&format!("Examples:\n  layerscope {cmd} ")), "{help}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&layerscope(&["scan", "-q", "-f", "json", &oci("static")]).stdout).unwrap();
+    assert_eq!(v["layerscope_version"], env!("CARGO_PKG_VERSION"));
+}
