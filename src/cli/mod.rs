@@ -4,6 +4,7 @@
 mod batch;
 mod common;
 mod compare;
+mod config;
 mod errors;
 mod exit;
 mod progress;
@@ -11,7 +12,7 @@ mod scan;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use exit::Exit;
 use layerscope::oci::platform::PlatformFilter;
@@ -58,6 +59,12 @@ struct Cli {
     /// decompress, walk and hash the tar); `floor` reads a layer on one thread.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Options from FILE (TOML: long option names, at the top level or under [scan], [compare],
+    /// …) [default: ./layerscope.toml, else $XDG_CONFIG_HOME/layerscope/config.toml]. Every
+    /// option is also read from LAYERSCOPE_<OPTION> (LAYERSCOPE_FAIL_ON=high); the command line
+    /// wins over the environment, the environment over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -127,7 +134,14 @@ const BATCH_EXAMPLES: &str = concat!(
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // A later occurrence of an option replaces an earlier one: the config file's and the
+    // environment's options come first, the command line's last.
+    let cmd = Cli::command().args_override_self(true).mut_subcommands(|s| s.args_override_self(true));
+    let args = match config::expand(&cmd, std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => return errors::fatal(&e).into(),
+    };
+    let cli = match cmd.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -273,3 +273,49 @@ fn help_ends_with_examples_and_the_reference_forms() {
         serde_json::from_slice(&layerscope(&["scan", "-q", "-f", "json", &oci("static")]).stdout).unwrap();
     assert_eq!(v["layerscope_version"], env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn options_from_a_config_file_and_the_environment() {
+    let img = testdata("images/glibc/oci");
+    let img = img.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_layerscope"));
+        c.args(args).current_dir(dir.path()).env("XDG_CONFIG_HOME", &xdg);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let is_json = |o: &std::process::Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok();
+    // The user's config ($XDG_CONFIG_HOME), a table per subcommand.
+    std::fs::create_dir_all(xdg.join("layerscope")).unwrap();
+    std::fs::write(xdg.join("layerscope/config.toml"), "quiet = true\n[scan]\nformat = \"json\"\n").unwrap();
+    assert!(is_json(&run(&["scan", img], &[])));
+    // ./layerscope.toml comes first; then the environment; then the command line.
+    std::fs::write(dir.path().join("layerscope.toml"), "format = \"markdown\"\nfail-on = [\"TAG-LATEST\"]\n").unwrap();
+    let o = run(&["scan", img], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("### layerscope"));
+    let o = run(&["scan", img], &[("LAYERSCOPE_FORMAT", "json"), ("LAYERSCOPE_FAIL_ON", "high")]);
+    assert_eq!(o.status.code(), Some(0), "the environment replaces the file's fail-on");
+    assert!(is_json(&o));
+    let o = run(&["scan", "-f", "sarif", img], &[("LAYERSCOPE_FORMAT", "json")]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"$schema\": \"https://json.schemastore.org/sarif"));
+    // --config names the file; compare ignores scan's table; mistakes are errors (exit 2).
+    std::fs::write(dir.path().join("other.toml"), "[compare]\nformat = \"json\"\n[scan]\nformat = \"text\"\n").unwrap();
+    let o = run(&["--config", "other.toml", "compare", "-q", img], &[]);
+    assert!(is_json(&o), "{}", String::from_utf8_lossy(&o.stderr));
+    for (file, why) in [
+        ("nonsense = 1\n", "`nonsense` is not an option"),
+        ("[scan]\ncolour = \"never\"\n", "[scan] has no option `colour`"),
+        ("quiet = \"yes\"\n", "is a flag"),
+    ] {
+        std::fs::write(dir.path().join("bad.toml"), file).unwrap();
+        let o = run(&["--config", "bad.toml", "scan", img], &[]);
+        assert_eq!(o.status.code(), Some(2), "{file}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(why), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(run(&["scan", img], &[("LAYERSCOPE_QUIET", "maybe")]).status.code(), Some(2));
+}
