@@ -5,6 +5,7 @@ mod batch;
 mod common;
 mod compare;
 mod config;
+mod dive_rules;
 mod errors;
 mod exit;
 mod progress;

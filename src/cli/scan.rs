@@ -38,6 +38,10 @@ pub struct ScanArgs {
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
+    /// dive's CI rules file (.dive-ci: lowestEfficiency, highestWastedBytes,
+    /// highestUserWastedPercent), judged per platform; PASS/FAIL on stderr, exit 1 on a FAIL.
+    #[arg(long, value_name = "FILE")]
+    ci_config: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -61,6 +65,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         policy,
         registry: args.common.registry(),
     };
+    let rules = args.ci_config.as_deref().map(super::dive_rules::Rules::read).transpose()?;
     let mut reports = Vec::new();
     let mut exit = Exit::Clean;
     for image in &args.images {
@@ -82,6 +87,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
                 }
                 for p in &r.platforms {
                     print_errors(image, Some(&p.platform), &p.diagnostics);
+                    if let Some(rules) = &rules {
+                        let (lines, ok) = rules.judge(&p.bloat);
+                        eprintln!("{image} {}: dive CI rules: {}", p.platform, if ok { "PASS" } else { "FAIL" });
+                        for l in lines {
+                            eprintln!("  {l}");
+                        }
+                        if !ok {
+                            exit = exit.and(Exit::Tripped);
+                        }
+                    }
                 }
                 print_errors(image, None, &r.diagnostics);
                 reports.push(Scanned::Report(Box::new(r)));

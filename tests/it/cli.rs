@@ -319,3 +319,28 @@ fn options_from_a_config_file_and_the_environment() {
     }
     assert_eq!(run(&["scan", img], &[("LAYERSCOPE_QUIET", "maybe")]).status.code(), Some(2));
 }
+
+#[test]
+fn dive_ci_rules_are_judged_with_our_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join(".dive-ci");
+    let img = oci("bloat");
+    // The bloat fixture's efficiency is well below 0.999 (testdata/bloat-expected.json).
+    std::fs::write(
+        &rules,
+        "rules:\n  lowestEfficiency: 0.999\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: disabled\n",
+    )
+    .unwrap();
+    let o = layerscope(&["scan", "-q", "-f", "json", "--ci-config", rules.to_str().unwrap(), &img]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("dive CI rules: FAIL") && err.contains("FAIL: lowestEfficiency"), "{err}");
+    assert!(err.contains("PASS: highestWastedBytes") && err.contains("SKIP: highestUserWastedPercent"), "{err}");
+    assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok(), "the report stays on stdout");
+    std::fs::write(&rules, "rules:\n  lowestEfficiency: 0.1\n").unwrap();
+    assert_eq!(layerscope(&["scan", "-q", "--ci-config", rules.to_str().unwrap(), &img]).status.code(), Some(0));
+    std::fs::write(&rules, "rules:\n  highestWastedBytes: lots\n").unwrap();
+    let o = layerscope(&["scan", "-q", "--ci-config", rules.to_str().unwrap(), &img]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("highestWastedBytes"));
+}
