@@ -1,5 +1,6 @@
-//! The layer cache of a batch: layers come from the store by digest when an analysis of the
-//! same analyser is there; otherwise one thread analyses a layer while others wanting it wait.
+//! The layer cache of a batch (and of `scan --cache`): layers come from the store by digest
+//! when an analysis of the same analyser is there; otherwise one thread analyses a layer while
+//! others wanting it wait.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,8 +12,20 @@ use super::store::Store;
 use crate::layer::LayerDelta;
 use crate::pipeline::{LayerCache, LayerKey, ScanOptions};
 
+impl StoreCache<'_> {
+    /// Layers analysed, and layers taken from the store, so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.analysed.load(Ordering::Relaxed), self.from_store.load(Ordering::Relaxed))
+    }
+
+    /// Store errors met (the layers concerned are analysed again next time).
+    pub fn warnings(&self) -> Vec<String> {
+        self.errors.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
 impl<'a> StoreCache<'a> {
-    pub(super) fn new(store: &'a Store, opts: &ScanOptions) -> Self {
+    pub fn new(store: &'a Store, opts: &ScanOptions) -> Self {
         StoreCache {
             store,
             analyser: analyser(opts),
@@ -44,7 +57,7 @@ fn first8(h: &[u8]) -> [u8; 8] {
 
 /// The layer cache of a batch: the store, with each layer analysed by one thread at a time
 /// (another image wanting it waits, then reads it from the store).
-pub(super) struct StoreCache<'a> {
+pub struct StoreCache<'a> {
     pub(super) store: &'a Store,
     pub(super) analyser: String,
     pub(super) busy: Mutex<HashSet<LayerKey>>,

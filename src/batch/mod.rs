@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::pipeline::ScanOptions;
 use crate::progress::Observer;
 use crate::source::registry::catalog::Catalog;
+pub use cache::StoreCache;
 pub use plan::{read_wanted, Shard, Wanted};
 use store::{Store, StoreError};
 

@@ -8,6 +8,8 @@ use layerscope::pipeline::{self, ScanOptions};
 use layerscope::render::{self, Format, RenderOptions, Scanned};
 use layerscope::units::parse_bytes;
 
+use anyhow::Context as _;
+
 use super::common::Common;
 use super::errors::{print, print_errors};
 use super::exit::Exit;
@@ -38,6 +40,10 @@ pub struct ScanArgs {
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
+    /// Keep each layer's analysis in DIR (a SQLite store, as a batch keeps) and reuse it by
+    /// digest: images sharing a base read its layers once. Also LAYERSCOPE_CACHE.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<std::path::PathBuf>,
     /// dive's CI rules file (.dive-ci: lowestEfficiency, highestWastedBytes,
     /// highestUserWastedPercent), judged per platform; PASS/FAIL on stderr, exit 1 on a FAIL.
     #[arg(long, value_name = "FILE")]
@@ -66,10 +72,23 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         registry: args.common.registry(),
     };
     let rules = args.ci_config.as_deref().map(super::dive_rules::Rules::read).transpose()?;
+    let store = match &args.cache {
+        Some(dir) => Some(
+            layerscope::batch::store::Store::open(&dir.join("layers.db"))
+                .map_err(anyhow::Error::msg)
+                .context("--cache")?,
+        ),
+        None => None,
+    };
+    let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts));
     let mut reports = Vec::new();
     let mut exit = Exit::Clean;
     for image in &args.images {
-        match pipeline::scan(image, &opts) {
+        let scanned = match &cache {
+            Some(c) => pipeline::load_with(image, &opts, c).map(|l| pipeline::into_report(l, &opts)),
+            None => pipeline::scan(image, &opts),
+        };
+        match scanned {
             Ok(mut r) => {
                 if r.incomplete() {
                     exit = exit.and(Exit::Partial);
@@ -107,6 +126,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
                 reports.push(Scanned::Failed { reference: image.clone(), error: e.to_string() });
             }
         }
+    }
+    for w in cache.as_ref().map(|c| c.warnings()).unwrap_or_default() {
+        print(w);
     }
     let ropts = RenderOptions { details: args.details };
     args.common.write(args.format, |format, out| render::render(&reports, format, ropts, out))?;

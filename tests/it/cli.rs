@@ -344,3 +344,37 @@ fn dive_ci_rules_are_judged_with_our_figures() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("highestWastedBytes"));
 }
+
+#[test]
+fn a_scan_cache_serves_layers_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img");
+    common::copy_dir(&testdata("images/compression/oci"), &img);
+    let reference = format!("oci:{}", img.display());
+    let cache = dir.path().join("cache");
+    let json = |args: &[&str]| {
+        let o = layerscope(args);
+        (o.status.code(), serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap())
+    };
+    let c = cache.to_str().unwrap();
+    let (code, first) = json(&["scan", "-q", "-f", "json", "--cache", c, &reference]);
+    assert_eq!(code, Some(0));
+    assert!(cache.join("layers.db").is_file());
+    // Damage every layer blob on disk: the cached analyses are served by digest, so the scan
+    // through the cache does not read them (and reports the same), one without it fails.
+    let layers: Vec<String> = first["platforms"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap()[7..].to_string())
+        .collect();
+    for d in &layers {
+        std::fs::write(img.join("blobs/sha256").join(d), b"not the layer").unwrap();
+    }
+    let (code, cached) = json(&["scan", "-q", "-f", "json", "--cache", c, &reference]);
+    assert_eq!(code, Some(0));
+    assert_eq!(cached["platforms"][0]["binaries"], first["platforms"][0]["binaries"]);
+    assert_eq!(cached["platforms"][0]["files"], first["platforms"][0]["files"]);
+    let (code, _) = json(&["scan", "-q", "-f", "json", &reference]);
+    assert_eq!(code, Some(3), "without the cache the damaged layers are read");
+}
