@@ -38,6 +38,13 @@ impl Slot {
     }
 }
 
+/// The index's hash of slot `i`: its parent and name, as [`Tree::child`] looks it up.
+fn slot_hash(slots: &[Slot], hasher: &foldhash::quality::RandomState, i: u32) -> u64 {
+    use std::hash::BuildHasher;
+    let s = &slots[i as usize];
+    hasher.hash_one((s.parent, s.name()))
+}
+
 /// The slots and the (parent, name) index.
 #[derive(Debug)]
 pub(super) struct Tree {
@@ -71,11 +78,7 @@ impl Tree {
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.reserve(n, |&i| {
-            use std::hash::BuildHasher;
-            let s = &slots[i as usize];
-            hasher.hash_one((s.parent, s.name()))
-        });
+        self.index.reserve(n, |&i| slot_hash(slots, hasher, i));
     }
 
     fn hash(&self, parent: u32, name: &str) -> u64 {
@@ -117,11 +120,7 @@ impl Tree {
             events: Events::new(),
         });
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(h, id, |&i| {
-            use std::hash::BuildHasher;
-            let s = &slots[i as usize];
-            hasher.hash_one((s.parent, s.name()))
-        });
+        self.index.insert_unique(h, id, |&i| slot_hash(slots, hasher, i));
         id
     }
 
