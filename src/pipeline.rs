@@ -80,6 +80,18 @@ impl LayerCache for NoCache {
     }
 }
 
+/// Asks `first`; what it does not have comes from `then` (compare's hand-over, then a store).
+pub struct Chain<'a> {
+    pub first: &'a dyn LayerCache,
+    pub then: &'a dyn LayerCache,
+}
+
+impl LayerCache for Chain<'_> {
+    fn get_or_read(&self, key: &LayerKey, read: &dyn Fn() -> LayerDelta) -> LayerDelta {
+        self.first.get_or_read(key, &|| self.then.get_or_read(key, read))
+    }
+}
+
 /// Layers offered once each: a delta found here is moved out (compare's A to B hand-over).
 impl LayerCache for std::sync::Mutex<HashMap<LayerKey, LayerDelta>> {
     fn get_or_read(&self, key: &LayerKey, read: &dyn Fn() -> LayerDelta) -> LayerDelta {

@@ -80,6 +80,9 @@ pub struct SummaryArgs {
 }
 
 pub fn run_batch(args: BatchArgs) -> anyhow::Result<Exit> {
+    if args.common.cache.is_some() {
+        anyhow::bail!("batch keeps every layer's analysis in its --db store; --cache is for scan and compare");
+    }
     let from = match &args.from {
         Some(f) => Some(batch::read_wanted(f, &args.registry)?),
         None => None,

@@ -53,6 +53,10 @@ pub struct Common {
     /// .layerscopeignore in the working directory, when there is one].
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
+    /// Keep each layer's analysis in DIR (a SQLite store, as a batch keeps) and reuse it by
+    /// digest: images sharing a base read its layers once (scan, compare).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// IMG-STALE when the image was built more than this many days ago.
     #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::STALE_DAYS)]
     pub stale_days: u32,
@@ -114,6 +118,18 @@ impl Common {
             eol_data,
             ..Policy::default()
         })
+    }
+
+    /// The `--cache` store, when one was asked for.
+    pub fn cache_store(&self) -> anyhow::Result<Option<layerscope::batch::store::Store>> {
+        match &self.cache {
+            Some(dir) => Ok(Some(
+                layerscope::batch::store::Store::open(&dir.join("layers.db"))
+                    .map_err(anyhow::Error::msg)
+                    .context("--cache")?,
+            )),
+            None => Ok(None),
+        }
     }
 
     pub fn registry(&self) -> RegistryOptions {

@@ -48,7 +48,16 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
         expect: args.expect_platforms.clone(),
     };
     let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
-    let report = match compare::compare(&refs, &opts) {
+    let store = args.common.cache_store()?;
+    let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts.scan));
+    let outcome = match &cache {
+        Some(c) => compare::compare_with(&refs, &opts, c),
+        None => compare::compare(&refs, &opts),
+    };
+    for w in cache.as_ref().map(|c| c.warnings()).unwrap_or_default() {
+        print(w);
+    }
+    let report = match outcome {
         Ok(r) => r,
         Err(e) => {
             print(&e);

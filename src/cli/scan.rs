@@ -8,8 +8,6 @@ use layerscope::pipeline::{self, ScanOptions};
 use layerscope::render::{self, Format, RenderOptions, Scanned};
 use layerscope::units::parse_bytes;
 
-use anyhow::Context as _;
-
 use super::common::Common;
 use super::errors::{print, print_errors};
 use super::exit::Exit;
@@ -40,10 +38,6 @@ pub struct ScanArgs {
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
-    /// Keep each layer's analysis in DIR (a SQLite store, as a batch keeps) and reuse it by
-    /// digest: images sharing a base read its layers once. Also LAYERSCOPE_CACHE.
-    #[arg(long, value_name = "DIR")]
-    cache: Option<std::path::PathBuf>,
     /// dive's CI rules file (.dive-ci: lowestEfficiency, highestWastedBytes,
     /// highestUserWastedPercent), judged per platform; PASS/FAIL on stderr, exit 1 on a FAIL.
     #[arg(long, value_name = "FILE")]
@@ -72,14 +66,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         registry: args.common.registry(),
     };
     let rules = args.ci_config.as_deref().map(super::dive_rules::Rules::read).transpose()?;
-    let store = match &args.cache {
-        Some(dir) => Some(
-            layerscope::batch::store::Store::open(&dir.join("layers.db"))
-                .map_err(anyhow::Error::msg)
-                .context("--cache")?,
-        ),
-        None => None,
-    };
+    let store = args.common.cache_store()?;
     let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts));
     let mut reports = Vec::new();
     let mut exit = Exit::Clean;

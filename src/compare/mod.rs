@@ -16,7 +16,7 @@ use crate::findings::{Finding, ARCH_MISSING};
 use crate::fs::MergedFs;
 use crate::layer::LayerDelta;
 use crate::oci::platform::{Platform, PlatformFilter};
-use crate::pipeline::{self, LayerKey, Loaded, ScanOptions};
+use crate::pipeline::{self, LayerCache, LayerKey, Loaded, ScanOptions};
 use crate::report::{ImageReport, PlatformReport};
 use diff::{diff, View};
 
@@ -56,10 +56,11 @@ fn read(
     reference: &str,
     opts: &CompareOptions,
     known: &mut HashMap<LayerKey, LayerDelta>,
+    cache: &dyn LayerCache,
 ) -> Result<(Read, Loaded), CompareError> {
     let offered_len = known.len();
     let offered = std::sync::Mutex::new(std::mem::take(known));
-    let loaded = pipeline::load_with(reference, &opts.scan, &offered);
+    let loaded = pipeline::load_with(reference, &opts.scan, &pipeline::Chain { first: &offered, then: cache });
     *known = offered.into_inner().unwrap_or_default();
     let loaded = loaded?;
     let shared = offered_len - known.len();
@@ -133,11 +134,20 @@ fn same_platform(a: &Platform, b: &Platform) -> bool {
 /// platform ([A, B]). Each image is read once; layers the two share (same digest and diff_id)
 /// are read once too.
 pub fn compare(references: &[&str], opts: &CompareOptions) -> Result<CompareReport, CompareError> {
+    compare_with(references, opts, &pipeline::NoCache)
+}
+
+/// Like [`compare`], each layer read through `cache` (`compare --cache`).
+pub fn compare_with(
+    references: &[&str],
+    opts: &CompareOptions,
+    cache: &dyn LayerCache,
+) -> Result<CompareReport, CompareError> {
     let mut known = HashMap::new();
     let mut diagnostics = Vec::new();
     match references {
         [one] => {
-            let (a, _) = read("A", one, opts, &mut known)?;
+            let (a, _) = read("A", one, opts, &mut known, cache)?;
             let ord = order(&a.platforms, &opts.scan.platforms);
             let pick: Vec<(usize, usize)> = ord.iter().map(|&t| (0, t)).collect();
             if pick.len() < 2 {
@@ -154,7 +164,7 @@ pub fn compare(references: &[&str], opts: &CompareOptions) -> Result<CompareRepo
             Ok(build(Mode::Platforms, vec![a], &pick, &pairs, diagnostics))
         }
         [ra, rb] => {
-            let (a, mut loaded_a) = read("A", ra, opts, &mut known)?;
+            let (a, mut loaded_a) = read("A", ra, opts, &mut known, cache)?;
             let b = if ra == rb {
                 let mut info = a.info.clone();
                 info.label = "B".into();
@@ -177,7 +187,7 @@ pub fn compare(references: &[&str], opts: &CompareOptions) -> Result<CompareRepo
                         }
                     }
                 }
-                read("B", rb, opts, &mut known)?.0
+                read("B", rb, opts, &mut known, cache)?.0
             };
             let oa = order(&a.platforms, &opts.scan.platforms);
             let mut pick = Vec::new();

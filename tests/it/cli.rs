@@ -377,4 +377,9 @@ fn a_scan_cache_serves_layers_by_digest() {
     assert_eq!(cached["platforms"][0]["files"], first["platforms"][0]["files"]);
     let (code, _) = json(&["scan", "-q", "-f", "json", &reference]);
     assert_eq!(code, Some(3), "without the cache the damaged layers are read");
+    // compare reads through the same cache.
+    let (code, cmp) = json(&["compare", "-q", "-f", "json", "--cache", c, &reference, &reference]);
+    assert_eq!(code, Some(0), "{cmp}");
+    assert_eq!(cmp["sides"][0]["files"], first["platforms"][0]["files"]);
+    assert_eq!(layerscope(&["batch", "127.0.0.1:1", "--cache", c]).status.code(), Some(2));
 }
