@@ -383,3 +383,10 @@ fn a_scan_cache_serves_layers_by_digest() {
     assert_eq!(cmp["sides"][0]["files"], first["platforms"][0]["files"]);
     assert_eq!(layerscope(&["batch", "127.0.0.1:1", "--cache", c]).status.code(), Some(2));
 }
+
+/// Help texts and error messages, as the user sees them (`tests/cmd/*.toml`, with their
+/// `.stdout` and `.stderr`; `TRYCMD=overwrite` writes them again after a deliberate change).
+#[test]
+fn help_and_error_snapshots() {
+    trycmd::TestCases::new().case("tests/cmd/*.toml");
+}
