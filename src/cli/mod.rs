@@ -47,11 +47,8 @@ fn build() -> Build {
     }
 }
 
-const LONG_VERSION: &str =
-    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LAYERSCOPE_COMMIT"), ", ", env!("LAYERSCOPE_TARGET"), ")");
-
 #[derive(Parser)]
-#[command(name = "layerscope", version, long_version = LONG_VERSION, about = "What is really inside a container image")]
+#[command(name = "layerscope", version, about = "What is really inside a container image")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,7 +134,13 @@ const BATCH_EXAMPLES: &str = concat!(
 pub fn main() -> ExitCode {
     // A later occurrence of an option replaces an earlier one: the config file's and the
     // environment's options come first, the command line's last.
-    let cmd = Cli::command().args_override_self(true).mut_subcommands(|s| s.args_override_self(true));
+    let b = build();
+    let long_version: &'static str =
+        Box::leak(format!("{} (commit {}, {}, gzip: {})", b.version, b.commit, b.target, b.gzip).into_boxed_str());
+    let cmd = Cli::command()
+        .long_version(long_version)
+        .args_override_self(true)
+        .mut_subcommands(|s| s.args_override_self(true));
     let args = match config::expand(&cmd, std::env::args_os().collect()) {
         Ok(a) => a,
         Err(e) => return errors::fatal(&e).into(),

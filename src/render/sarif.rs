@@ -95,16 +95,19 @@ pub fn document(reports: &[ImageReport]) -> Value {
             }
         }
     }
+    let mut driver = json!({"name": "layerscope", "version": env!("CARGO_PKG_VERSION"), "rules": rules});
+    // The project's documents, where Cargo.toml records where the project lives.
+    if let Some(repo) = option_env!("CARGO_PKG_REPOSITORY").filter(|r| !r.is_empty()) {
+        driver["informationUri"] = json!(format!("{repo}/blob/main/docs/report.md"));
+        for r in driver["rules"].as_array_mut().into_iter().flatten() {
+            r["helpUri"] = json!(format!("{repo}/blob/main/docs/report.md#41-catalogue"));
+        }
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {
-                "name": "layerscope",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/layerscope/layerscope",
-                "rules": rules,
-            }},
+            "tool": {"driver": driver},
             "originalUriBaseIds": {"IMAGEROOT": {
                 "uri": "file:///",
                 "description": {"text": "The root of the image's merged filesystem (each result names its image and platform)."},

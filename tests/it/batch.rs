@@ -319,6 +319,8 @@ fn a_mirror_is_stored_once_and_a_rerun_reads_nothing() {
     ));
     let table = String::from_utf8(layerscope(&["summary", store.to_str().unwrap()]).stdout).unwrap();
     assert!(table.contains("base/musl") && table.contains("21 rows, 1 failed, 0 pending"), "{table}");
+    // One unit system: the report's decimal units (kB, MB), not binary ones.
+    assert!(table.contains(" MB") && !table.contains("iB"), "{table}");
 }
 
 #[test]

@@ -212,6 +212,7 @@ fn version_completions_and_manual() {
     assert!(v["lifecycle_table"].as_str().is_some_and(|d| d.len() == 10));
     let long = String::from_utf8(layerscope(&["--version"]).stdout).unwrap();
     assert!(long.starts_with(&format!("layerscope {} (commit ", env!("CARGO_PKG_VERSION"))), "{long}");
+    assert!(long.contains("gzip: zlib-"), "{long}");
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let o = layerscope(&["completions", shell]);
         assert_eq!(o.status.code(), Some(0), "{shell}");
