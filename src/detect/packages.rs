@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{Context, Detector, BIN_DIRS};
 use crate::fs::NodeKind;
+use crate::layer::pkgdb::DbKind;
 use crate::report::{PackageDatabase, PlatformReport, Tool};
 
 pub struct PackagesDetector;
@@ -65,14 +66,40 @@ impl Detector for PackagesDetector {
                 }
             }
         }
+        // A `status.d` directory (distroless: one control file per package) is one database.
+        let mut status_d: Option<usize> = None;
         for (path, f, _) in cx.fs.files() {
             let Some((kind, list)) = f.extra().and_then(|e| e.pkgdb.as_ref()) else { continue };
+            if *kind == DbKind::DpkgStatusD {
+                let i = *status_d.get_or_insert_with(|| {
+                    r.package_databases.push(PackageDatabase {
+                        kind: DbKind::DpkgStatusD,
+                        path: "/var/lib/dpkg/status.d".into(),
+                        packages: Some(0),
+                        package_list: Vec::new(),
+                    });
+                    r.package_databases.len() - 1
+                });
+                let db = &mut r.package_databases[i];
+                match &list.packages {
+                    Some(p) => {
+                        db.packages = db.packages.map(|n| n + p.len() as u64);
+                        db.package_list.extend(p.iter().cloned());
+                    }
+                    None => db.packages = None,
+                }
+                continue;
+            }
             r.package_databases.push(PackageDatabase {
                 kind: *kind,
                 path: format!("/{path}"),
                 packages: list.packages.as_ref().map(|p| p.len() as u64),
                 package_list: list.packages.clone().unwrap_or_default(),
             });
+        }
+        for db in r.package_databases.iter_mut().filter(|d| d.kind == DbKind::DpkgStatusD) {
+            db.package_list.sort();
+            db.package_list.dedup();
         }
     }
 }

@@ -148,7 +148,17 @@ impl MergedFs {
                     NodeKind::Dir => {}
                     NodeKind::File(f) => {
                         *deleted += 1;
-                        slot.events.push((layer, Event::Deleted { size: f.size }));
+                        // What this path's last write carried (0 for a hardlink).
+                        let size = slot
+                            .events
+                            .iter()
+                            .rev()
+                            .find_map(|(_, e)| match e {
+                                Event::Written { size, .. } => Some(*size),
+                                Event::Deleted { .. } => None,
+                            })
+                            .unwrap_or(f.size);
+                        slot.events.push((layer, Event::Deleted { size }));
                     }
                     _ => *deleted += 1,
                 }
@@ -320,7 +330,9 @@ impl MergedFs {
             }
             let slot = &mut self.tree.slots[id as usize];
             if let NodeKind::File(f) = &kind {
-                slot.events.push((layer, Event::Written { size: f.size, hash: f.hash }));
+                // A hardlink carries no content in its layer: 0 bytes written (docs/report.md §3.8).
+                let size = if matches!(e.kind, EntryKind::Hardlink(_)) { 0 } else { f.size };
+                slot.events.push((layer, Event::Written { size, hash: f.hash }));
             }
             if !is_dir {
                 if existed {

@@ -332,7 +332,11 @@ fn distroless_and_go_fixtures() {
     assert_eq!(p.distroless.verdict, Verdict::Distroless);
     assert!(p.distroless.os_release_says_distroless);
     let dbs: Vec<(&str, Option<u64>)> = p.package_databases.iter().map(|d| (d.path.as_str(), d.packages)).collect();
-    assert_eq!(dbs, vec![("/var/lib/dpkg/status.d/base", Some(1)), ("/var/lib/dpkg/status.d/tzdata", Some(1))]);
+    // One database for the directory (base-files and tzdata, testdata/README.md), not one per file.
+    assert_eq!(dbs, vec![("/var/lib/dpkg/status.d", Some(2))]);
+    let names: Vec<&str> = p.package_databases[0].package_list.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["base-files", "tzdata"]);
+    assert_eq!(p.distroless.reasons.iter().filter(|r| r.contains("status.d")).count(), 1, "{:?}", p.distroless.reasons);
     assert!(p.package_databases.iter().all(|d| d.kind == layerscope::layer::pkgdb::DbKind::DpkgStatusD));
     assert!(p.package_managers.is_empty());
     assert!(!ids(p).contains(&"RUN-AS-ROOT"));
@@ -374,4 +378,28 @@ fn mixed_libc_no_command_and_script_entrypoints() {
     let f = &p.findings[0];
     assert_eq!(f.id, "RUN-ENTRYPOINT-MISSING");
     assert!(f.message.contains("finds no sh in PATH"), "{}", f.message);
+}
+
+#[test]
+fn a_hardlink_adds_no_bytes() {
+    // Layer 1: busybox (1000 B) and two hardlinks to it, data (1000 B). Layer 2: data rewritten
+    // (1000 B, other content). Layer 3: one hardlink deleted. By hand: written 1000 + 0 + 0 +
+    // 1000 + 1000 = 3000, smallest copies 1000 + 0 + 0 + 1000 = 2000: efficiency 2/3,
+    // reclaimable 1000; the deleted hardlink frees 0 bytes.
+    let busybox = vec![b'b'; 1000];
+    let (d1, d2) = (vec![b'1'; 1000], vec![b'2'; 1000]);
+    let l1 = common::tar(&[
+        E::File("bin/busybox", &busybox),
+        E::Hardlink("bin/sh", "bin/busybox"),
+        E::Hardlink("bin/ls", "bin/busybox"),
+        E::File("data", &d1),
+    ]);
+    let l2 = common::tar(&[E::File("data", &d2)]);
+    let l3 = common::tar(&[E::File("bin/.wh.ls", b"")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::new("amd64", vec![(l1, Comp::Gzip), (l2, Comp::Gzip), (l3, Comp::Gzip)]);
+    let p = only_platform(&scan(&layout(tmp.path(), &img))).clone();
+    assert!((p.bloat.efficiency - 2.0 / 3.0).abs() < 1e-9, "{}", p.bloat.efficiency);
+    assert_eq!((p.bloat.reclaimable_bytes, p.bloat.deleted_bytes), (1000, 0));
+    assert_eq!(p.bloat.duplicate_bytes, 0, "hardlinks share one content: no duplicate");
 }
