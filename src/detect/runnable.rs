@@ -314,8 +314,22 @@ impl Detector for RunnableDetector {
         }
 
         // Executable scripts whose interpreter is missing (the entrypoint's was checked above).
-        let mut broken_scripts = Vec::new();
-        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        // Medium for what the image can start: a word of its command, or a script in a PATH
+        // directory; elsewhere (library modules with a `#!` line, docs, examples) info, grouped.
+        let path_dirs: Vec<&str> =
+            path_var.split(':').filter(|d| !d.is_empty()).map(|d| d.trim_end_matches('/')).collect();
+        let command_words: Vec<String> = run
+            .entrypoint
+            .iter()
+            .chain(&run.cmd)
+            .filter(|w| w.contains('/'))
+            .map(|w| if w.starts_with('/') { w.clone() } else { format!("{}/{w}", workdir.trim_end_matches('/')) })
+            .collect();
+        let startable = |abs: &str| {
+            let dir = abs.rsplit_once('/').map_or("", |(d, _)| d);
+            path_dirs.contains(&dir) || command_words.iter().any(|w| w == abs)
+        };
+        let mut broken: [(Vec<String>, BTreeMap<String, usize>); 2] = Default::default();
         for (path, f, _) in cx.fs.files() {
             let Some(sb) = f.extra().and_then(|e| e.shebang.as_deref()) else { continue };
             let abs = format!("/{path}");
@@ -323,25 +337,43 @@ impl Detector for RunnableDetector {
                 continue;
             }
             if let Err(why) = check_shebang(cx.fs, sb, &path_var, hops) {
-                broken_scripts.push(abs);
+                let (scripts, reasons) = &mut broken[usize::from(!startable(&abs))];
+                scripts.push(abs);
                 *reasons.entry(why).or_default() += 1;
             }
         }
-        if !broken_scripts.is_empty() {
-            let why: Vec<String> = reasons.into_iter().map(|(w, n)| format!("{w} ({n})")).collect();
+        let [(started, started_why), (elsewhere, elsewhere_why)] = broken;
+        let why = |reasons: BTreeMap<String, usize>| -> String {
+            reasons.into_iter().map(|(w, n)| format!("{w} ({n})")).collect::<Vec<_>>().join("; ")
+        };
+        if !started.is_empty() {
             r.findings.push(Finding::new(
                 RUN_INTERPRETER_MISSING,
                 format!(
                     "{} run: {}",
-                    crate::units::count(
-                        broken_scripts.len() as u64,
-                        "executable script cannot",
-                        "executable scripts cannot"
-                    ),
-                    why.join("; ")
+                    crate::units::count(started.len() as u64, "executable script cannot", "executable scripts cannot"),
+                    why(started_why)
                 ),
-                evidence(broken_scripts, 20),
+                evidence(started, 20),
             ));
+        }
+        if !elsewhere.is_empty() {
+            r.findings.push(
+                Finding::new(
+                    RUN_INTERPRETER_MISSING,
+                    format!(
+                        "{} outside the command and PATH (nothing the image starts): {}",
+                        crate::units::count(
+                            elsewhere.len() as u64,
+                            "script has a missing interpreter",
+                            "scripts have a missing interpreter"
+                        ),
+                        why(elsewhere_why)
+                    ),
+                    evidence(elsewhere, 20),
+                )
+                .with_severity(crate::findings::Severity::Info),
+            );
         }
         run.can_start = entry_ok;
         r.run = run;

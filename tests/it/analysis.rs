@@ -365,10 +365,21 @@ fn mixed_libc_no_command_and_script_entrypoints() {
     finding(p, "LIBC-MIXED");
     assert_eq!(p.findings[0].id, "RUN-NO-COMMAND");
     assert!(p.findings[0].entrypoint);
-    // env is there but finds no sh in PATH.
-    assert!(finding(p, "RUN-INTERPRETER-MISSING").message.contains("finds no sh"));
-    // usr/bin/env is itself a script whose /bin/false is missing.
-    assert_eq!(finding(p, "RUN-INTERPRETER-MISSING").paths, vec!["/app/ok.sh", "/usr/bin/env"]);
+    // usr/bin/env (in PATH: the image can start it) is itself a script whose /bin/false is
+    // missing: medium. /app/ok.sh (env is there but finds no sh) is neither in PATH nor in the
+    // command: info, in a finding of its own.
+    let found: Vec<&layerscope::findings::Finding> =
+        p.findings.iter().filter(|f| f.id == "RUN-INTERPRETER-MISSING").collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(
+        (found[0].severity, found[0].paths.as_slice()),
+        (layerscope::findings::Severity::Medium, &["/usr/bin/env".to_string()][..])
+    );
+    assert_eq!(
+        (found[1].severity, found[1].paths.as_slice()),
+        (layerscope::findings::Severity::Info, &["/app/ok.sh".to_string()][..])
+    );
+    assert!(found[1].message.contains("finds no sh") && found[1].message.contains("outside the command and PATH"));
 
     let mut img = Image::new("amd64", vec![(layer, Comp::Gzip)]);
     img.config = serde_json::json!({"Entrypoint": ["ok.sh"], "WorkingDir": "/app", "Env": ["PATH=/app:/usr/bin"]});
