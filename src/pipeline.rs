@@ -281,8 +281,20 @@ fn platform_report(
         labels: t.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default().into_iter().collect(),
         ..Default::default()
     };
+    // The history entries that made a layer, in order; only trusted when they line up.
+    let steps: Vec<&oci_spec::image::History> = t
+        .config
+        .history()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter(|h| !h.empty_layer().unwrap_or(false))
+        .collect();
+    let steps_line_up = steps.len() == t.layers.len();
+    let lost = fs.lost_bytes();
     for (i, (l, delta)) in t.layers.iter().zip(&layers).enumerate() {
         let ch = fs.changes.get(i).cloned().unwrap_or_default();
+        let step = steps.get(i).filter(|_| steps_line_up);
         r.layers.push(LayerSummary {
             digest: delta.digest.clone(),
             media_type: l.descriptor.media_type().to_string(),
@@ -291,6 +303,9 @@ fn platform_report(
             files_added: ch.added,
             files_changed: ch.changed,
             files_deleted: ch.deleted,
+            created_by: step.and_then(|h| h.created_by().clone()),
+            comment: step.and_then(|h| h.comment().clone()),
+            lost_bytes: lost.get(i).copied().unwrap_or(0),
         });
         r.diagnostics.extend(delta.diagnostics.iter().cloned());
     }

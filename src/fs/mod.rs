@@ -130,6 +130,26 @@ impl MergedFs {
         self.tree.slots.iter().filter(|s| !s.events.is_empty()).map(|s| (&*s.path, s.events.as_slice()))
     }
 
+    /// Per layer, the bytes of content it wrote that a later layer overwrote or deleted (the
+    /// copy visible until then is charged to the layer that wrote it).
+    pub fn lost_bytes(&self) -> Vec<u64> {
+        let mut lost = vec![0u64; self.changes.len()];
+        for (_, events) in self.history() {
+            let mut visible: Option<(usize, u64)> = None;
+            for (layer, e) in events {
+                if let Some((l, size)) = visible.take() {
+                    if let Some(x) = lost.get_mut(l) {
+                        *x = x.saturating_add(size);
+                    }
+                }
+                if let Event::Written { size, .. } = e {
+                    visible = Some((*layer, *size));
+                }
+            }
+        }
+        lost
+    }
+
     /// The history of one path.
     pub fn events(&self, path: &str) -> Option<&[(usize, Event)]> {
         Some(self.tree.slots[self.tree.find(path)? as usize].events.as_slice())

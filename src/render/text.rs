@@ -114,6 +114,27 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         "layers",
         format!("{} ({} compressed, {} uncompressed)", p.layers.len(), human(compressed), human(uncompressed)),
     )?;
+    // One line per layer: sizes, what it did to the view, what later layers lost of it, and
+    // its build step, shortened to the terminal's width (COLUMNS, else 100).
+    let width: usize = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
+    for (i, l) in p.layers.iter().enumerate() {
+        let sizes = format!(
+            "{} / {}  +{} ~{} -{}  lost {}",
+            human(l.compressed_bytes),
+            human(l.uncompressed_bytes),
+            l.files_added,
+            l.files_changed,
+            l.files_deleted,
+            human(l.lost_bytes)
+        );
+        let head = format!("  {KEY}{:<18}{KEY:#}{sizes}", format!("  #{i}"));
+        let step = l.created_by.as_deref().map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "));
+        let used = 2 + 18 + sizes.chars().count() + 2;
+        match step.filter(|c| !c.is_empty()) {
+            Some(c) => writeln!(out, "{head}  {}", crate::units::clip(&c, width.saturating_sub(used + 1).max(20)))?,
+            None => writeln!(out, "{head}")?,
+        }
+    }
     row(out, "files", format!("{} regular files, {}", p.files, human(p.bytes)))?;
     let l = &p.libc;
     let mut libc = l.kind.to_string();

@@ -423,4 +423,10 @@ pub struct LayerSummary {
     pub files_added: u64,
     pub files_changed: u64,
     pub files_deleted: u64,
+    /// The build step that made the layer (the config history's `created_by`), matched by
+    /// skipping `empty_layer` entries; null when the history does not line up with the layers.
+    pub created_by: Option<String>,
+    pub comment: Option<String>,
+    /// Bytes of file content this layer wrote that a later layer overwrites or deletes.
+    pub lost_bytes: u64,
 }

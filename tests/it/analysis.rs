@@ -414,3 +414,40 @@ fn a_hardlink_adds_no_bytes() {
     assert_eq!((p.bloat.reclaimable_bytes, p.bloat.deleted_bytes), (1000, 0));
     assert_eq!(p.bloat.duplicate_bytes, 0, "hardlinks share one content: no duplicate");
 }
+
+#[test]
+fn layers_carry_their_build_step_and_the_bytes_later_layers_lost() {
+    // Layer 0 writes a (100 B), b (200 B) and d/x (300 B); layer 1 overwrites a (50 B) and
+    // deletes d (so d/x); layer 2 overwrites a again (10 B) and deletes b. By hand: layer 0
+    // lost 100 (a) + 300 (d/x) + 200 (b) = 600, layer 1 lost 50 (a), layer 2 lost nothing.
+    let l0 = common::tar(&[E::File("a", &[b'a'; 100]), E::File("b", &[b'b'; 200]), E::File("d/x", &[b'x'; 300])]);
+    let l1 = common::tar(&[E::File("a", &[b'A'; 50]), E::File(".wh.d", b"")]);
+    let l2 = common::tar(&[E::File("a", &[b'z'; 10]), E::File(".wh.b", b"")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img =
+        Image::new("amd64", vec![(l0.clone(), Comp::Gzip), (l1.clone(), Comp::Gzip), (l2.clone(), Comp::Gzip)]);
+    let history = serde_json::json!([
+        {"created_by": "ADD rootfs.tar /", "comment": "base"},
+        {"created_by": "ENV X=1", "empty_layer": true},
+        {"created_by": "RUN write a, rm -rf d"},
+        {"created_by": "RUN write a, rm b"},
+    ]);
+    img.history = Some(history.clone());
+    let p = only_platform(&scan(&layout(&tmp.path().join("a"), &img))).clone();
+    let steps: Vec<(Option<&str>, Option<&str>, u64)> =
+        p.layers.iter().map(|l| (l.created_by.as_deref(), l.comment.as_deref(), l.lost_bytes)).collect();
+    assert_eq!(
+        steps,
+        [
+            (Some("ADD rootfs.tar /"), Some("base"), 600),
+            (Some("RUN write a, rm -rf d"), None, 50),
+            (Some("RUN write a, rm b"), None, 0)
+        ]
+    );
+    // A history that does not line up (one layer entry missing) names no step at all.
+    let mut short = Image::new("amd64", vec![(l0, Comp::Gzip), (l1, Comp::Gzip), (l2, Comp::Gzip)]);
+    short.history = Some(serde_json::json!([{"created_by": "ADD rootfs.tar /"}, {"created_by": "RUN one"}]));
+    let p = only_platform(&scan(&layout(&tmp.path().join("b"), &short))).clone();
+    assert!(p.layers.iter().all(|l| l.created_by.is_none() && l.comment.is_none()));
+    assert_eq!(p.layers[0].lost_bytes, 600);
+}

@@ -391,3 +391,17 @@ fn a_scan_cache_serves_layers_by_digest() {
 fn help_and_error_snapshots() {
     trycmd::TestCases::new().case("tests/cmd/*.toml");
 }
+
+#[test]
+fn the_text_report_lists_layers_with_their_step_within_the_width() {
+    let o = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["scan", "-q", "--color", "never", &oci("bloat")])
+        .env("COLUMNS", "90")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[1].contains("lost ") && rows[1].contains("RUN /bin/sh -c apt-get"), "{}", rows[1]);
+    assert!(rows.iter().all(|r| r.chars().count() <= 90), "{rows:#?}");
+}

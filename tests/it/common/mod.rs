@@ -106,11 +106,13 @@ pub struct Image {
     pub config: serde_json::Value,
     /// The config's `created`, when set.
     pub created: Option<&'static str>,
+    /// The config's `history`, when set.
+    pub history: Option<serde_json::Value>,
 }
 
 impl Image {
     pub fn new(arch: &'static str, layers: Vec<(Vec<u8>, Comp)>) -> Self {
-        Image { arch, variant: None, layers, config: serde_json::json!({}), created: None }
+        Image { arch, variant: None, layers, config: serde_json::json!({}), created: None, history: None }
     }
 }
 
@@ -142,6 +144,9 @@ pub fn write_image(dir: &Path, img: &Image) -> serde_json::Value {
     }
     if let Some(c) = img.created {
         config["created"] = c.into();
+    }
+    if let Some(h) = &img.history {
+        config["history"] = h.clone();
     }
     let config = serde_json::to_vec(&config).unwrap();
     let cd = put_blob(dir, &config);
