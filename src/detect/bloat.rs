@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::{evidence, Context, Detector};
 use crate::findings::*;
 use crate::fs::{Event, MergedFs};
-use crate::report::{BaseBoundary, Bloat, Category, DuplicateGroup, LargeFile, PlatformReport, Rewrites};
+use crate::report::{
+    BaseBoundary, Bloat, Category, DuplicateGroup, LargeFile, PlatformReport, ReclaimableFile, Rewrites,
+};
 
 pub struct BloatDetector;
 
@@ -92,11 +94,27 @@ pub fn category(path: &str) -> Option<&'static str> {
     None
 }
 
-/// dive's per-file formula over the per-path history: (Σ min, Σ all, Σ deleted, rewrites).
-fn waste(fs: &MergedFs) -> (u64, u64, u64, Rewrites) {
+/// The files to reclaim listed in the report.
+const RECLAIMABLE_FILES: usize = 100;
+
+/// What the per-path history adds up to.
+struct Waste {
+    min_sum: u64,
+    all_sum: u64,
+    deleted: u64,
+    rewrites: Rewrites,
+    /// The biggest per-file parts of the reclaimable bytes, and how many files have one.
+    files: Vec<ReclaimableFile>,
+    files_total: u64,
+}
+
+/// dive's per-file formula over the per-path history, and the files it blames.
+fn waste(fs: &MergedFs) -> Waste {
     let (mut min_sum, mut all_sum, mut deleted) = (0u64, 0u64, 0u64);
     let mut rewrites = Rewrites::default();
     let mut rewritten = Vec::new();
+    // (bytes to reclaim, path, history) of each file with some.
+    let mut files: Vec<(u64, &str, &crate::fs::EventList)> = Vec::new();
     for (path, events) in fs.history() {
         let mut min = u64::MAX;
         let mut all = 0u64;
@@ -125,9 +143,28 @@ fn waste(fs: &MergedFs) -> (u64, u64, u64, Rewrites) {
         }
         min_sum = min_sum.saturating_add(min);
         all_sum = all_sum.saturating_add(all);
+        if all > min {
+            files.push((all - min, path, events));
+        }
     }
     rewrites.paths = evidence(rewritten, 20);
-    (min_sum, all_sum, deleted, rewrites)
+    let files_total = files.len() as u64;
+    files.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    files.truncate(RECLAIMABLE_FILES);
+    let files = files
+        .into_iter()
+        .map(|(bytes, path, events)| ReclaimableFile {
+            path: format!("/{path}"),
+            bytes,
+            copies: events.iter().filter(|(_, e)| matches!(e, Event::Written { .. })).count() as u64,
+            layers: events.iter().filter(|(_, e)| matches!(e, Event::Written { .. })).map(|(l, _)| *l).collect(),
+            removed_by: match events.last() {
+                Some((l, Event::Deleted { .. })) => Some(*l),
+                _ => None,
+            },
+        })
+        .collect();
+    Waste { min_sum, all_sum, deleted, rewrites, files, files_total }
 }
 
 /// Where the base image ends: annotations, else the history's base CMD entry, else layer 0.
@@ -170,7 +207,7 @@ impl Detector for BloatDetector {
     }
 
     fn run(&self, cx: &Context, r: &mut PlatformReport) {
-        let (min_sum, all_sum, deleted, rewrites) = waste(cx.fs);
+        let Waste { min_sum, all_sum, deleted, rewrites, files: reclaimable_files, files_total } = waste(cx.fs);
         let efficiency = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
 
         // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
@@ -293,6 +330,8 @@ impl Detector for BloatDetector {
             largest_files: largest,
             base,
             user_bytes,
+            reclaimable_files,
+            reclaimable_files_total: files_total,
         };
     }
 }

@@ -47,6 +47,9 @@ pub enum Event {
 /// paths are written once), more on the heap.
 pub type Events = SmallVec<[(usize, Event); 1]>;
 
+/// A path's history as a slice.
+pub type EventList = [(usize, Event)];
+
 /// Per-layer counts of what the layer did to the view.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerChanges {

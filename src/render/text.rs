@@ -209,6 +209,32 @@ fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io:
         let cats: Vec<String> = b.categories.iter().map(|c| format!("{} {}", c.name, human(c.bytes))).collect();
         row(out, "", cats.join(", "))?;
     }
+    if !b.reclaimable_files.is_empty() {
+        let more = b.reclaimable_files_total.saturating_sub(10);
+        let title = if more > 0 {
+            format!("to reclaim (top 10 of {})", b.reclaimable_files_total)
+        } else {
+            "to reclaim".into()
+        };
+        writeln!(out, "  {KEY}{title}{KEY:#}")?;
+        for f in b.reclaimable_files.iter().take(10) {
+            let layers: Vec<String> = f.layers.iter().map(|l| format!("#{l}")).collect();
+            let removed = f.removed_by.map(|l| format!(", deleted by #{l}")).unwrap_or_default();
+            writeln!(out, "    {:>9}  {}  (written by {}{removed})", human(f.bytes), f.path, layers.join(", "))?;
+        }
+    }
+    if !b.largest_files.is_empty() {
+        writeln!(out, "  {KEY}largest files{KEY:#}")?;
+        for f in &b.largest_files {
+            writeln!(out, "    {:>9}  {}  (#{})", human(f.bytes), f.path, f.layer)?;
+        }
+    }
+    if !b.duplicate_groups.is_empty() {
+        writeln!(out, "  {KEY}duplicates{KEY:#}")?;
+        for g in &b.duplicate_groups {
+            writeln!(out, "    {:>9}  {}", human(g.bytes), g.paths.join(", "))?;
+        }
+    }
     if !p.findings.is_empty() {
         writeln!(out, "  {KEY}findings{KEY:#}")?;
         for f in &p.findings {

@@ -373,6 +373,25 @@ pub struct Bloat {
     pub base: BaseBoundary,
     /// Uncompressed bytes of the layers after the base image.
     pub user_bytes: u64,
+    /// The files that make up `reclaimable_bytes`, biggest first (at most 100).
+    pub reclaimable_files: Vec<ReclaimableFile>,
+    /// How many files have reclaimable bytes.
+    pub reclaimable_files_total: u64,
+}
+
+/// A file whose copies across layers waste bytes.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ReclaimableFile {
+    pub path: String,
+    /// Σ of all copies − the smallest (0 when it is deleted): this file's part of
+    /// `reclaimable_bytes`.
+    pub bytes: u64,
+    /// Copies written (layers that wrote it).
+    pub copies: u64,
+    /// The indices of the layers that wrote it.
+    pub layers: Vec<usize>,
+    /// The index of the layer that deleted it, when it is deleted.
+    pub removed_by: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]

@@ -227,6 +227,9 @@ fn fixture(n: &str) -> String {
     format!("oci:{}", common::testdata(&format!("images/{n}/oci")).display())
 }
 
+/// (bytes, path, copies, layers, removed_by) of a file to reclaim.
+type FileRow = (u64, String, u64, Vec<usize>, Option<usize>);
+
 #[test]
 fn bloat_fixture_matches_the_independent_computation() {
     let expected: serde_json::Value =
@@ -243,6 +246,47 @@ fn bloat_fixture_matches_the_independent_computation() {
         (p.files, p.bytes),
         (expected["final_files"].as_u64().unwrap(), expected["final_bytes"].as_u64().unwrap())
     );
+    // The files to reclaim and the bytes each layer lost, from the script's per-path history
+    // (its layers count from 1; the report's from 0).
+    let mut want_files: Vec<FileRow> = Vec::new();
+    let mut want_lost = vec![0u64; p.layers.len()];
+    for (path, events) in expected["paths"].as_object().unwrap() {
+        let events = events.as_array().unwrap();
+        let layer = |e: &serde_json::Value| e["layer"].as_u64().unwrap() as usize - 1;
+        let writes: Vec<&serde_json::Value> = events.iter().filter(|e| e.get("deleted").is_none()).collect();
+        let deleted = events.iter().any(|e| e.get("deleted").is_some());
+        let all: u64 = writes.iter().map(|e| e["size"].as_u64().unwrap()).sum();
+        let min = if deleted { 0 } else { writes.iter().map(|e| e["size"].as_u64().unwrap()).min().unwrap_or(0) };
+        let removed_by = events.last().filter(|e| e.get("deleted").is_some()).map(layer);
+        if all > min {
+            want_files.push((
+                all - min,
+                path.clone(),
+                writes.len() as u64,
+                writes.iter().map(|e| layer(e)).collect(),
+                removed_by,
+            ));
+        }
+        let mut visible: Option<(usize, u64)> = None;
+        for e in events {
+            if let Some((l, size)) = visible.take() {
+                want_lost[l] += size;
+            }
+            if e.get("deleted").is_none() {
+                visible = Some((layer(e), e["size"].as_u64().unwrap()));
+            }
+        }
+    }
+    want_files.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let got_files: Vec<FileRow> = b
+        .reclaimable_files
+        .iter()
+        .map(|f| (f.bytes, f.path.clone(), f.copies, f.layers.clone(), f.removed_by))
+        .collect();
+    assert_eq!(got_files, want_files);
+    assert_eq!(b.reclaimable_files_total, want_files.len() as u64);
+    assert_eq!(got_files.iter().map(|f| f.0).sum::<u64>(), b.reclaimable_bytes);
+    assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), want_lost);
     assert_eq!(b.metadata_only_rewrites.paths, vec!["/usr/bin/tool"]);
     assert_eq!(b.metadata_only_rewrites.bytes, 17808);
     let cat = |n: &str| b.categories.iter().find(|c| c.name == n).map(|c| (c.bytes, c.files));
