@@ -112,6 +112,8 @@ rules! {
         "The release's end of life is near (180 days unless `--eol-soon-days`): plan the move to a newer release.";
     OS_LTS_ONLY = "OS-LTS-ONLY", Low, "Base OS on long-term support only",
         "Regular security support is over; only long-term or extended support (Debian LTS, Ubuntu ESM, RHEL ELS) remains.";
+    BLOAT_DELETED_LATER = "BLOAT-DELETED-LATER", Low, "Content deleted or overwritten by a later layer",
+        "A later layer deleted or overwrote more than 1 MB (`--deleted-later-bytes`) an earlier layer wrote: deleting later saves nothing; remove it in the step that creates it.";
     IMG_STALE = "IMG-STALE", Low, "Image not rebuilt for a long time",
         "The image was built more than 365 days ago (`--stale-days`): rebuild it to pick up its base's fixes.";
 }
@@ -131,13 +133,39 @@ pub struct Finding {
     /// True when the finding is about what the container starts (these rank first).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub entrypoint: bool,
+    /// The index of the layer whose build step should change (bloat findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// That layer's build step (the config history's `created_by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// What to do, in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Finding {
     /// A finding with the rule's default severity.
     pub fn new(id: &str, message: impl Into<String>, paths: Vec<String>) -> Self {
         let severity = rule(id).map(|r| r.severity).unwrap_or(Severity::Info);
-        Finding { id: id.to_string(), severity, message: message.into(), paths, entrypoint: false }
+        Finding {
+            id: id.to_string(),
+            severity,
+            message: message.into(),
+            paths,
+            entrypoint: false,
+            layer: None,
+            created_by: None,
+            fix: None,
+        }
+    }
+
+    /// Names the layer whose step should change, its step and the fix.
+    pub fn at_layer(mut self, layer: usize, created_by: Option<String>, fix: impl Into<String>) -> Self {
+        self.layer = Some(layer);
+        self.created_by = created_by;
+        self.fix = Some(fix.into());
+        self
     }
 
     /// Marks the finding as about the entrypoint.
@@ -295,7 +323,8 @@ mod tests {
         }
         // Additions to the first list of IDs (docs/report.md §5): RUN-INTERPRETER-MISSING, and
         // the lifecycle's OS-EOL, OS-EOL-SOON, OS-LTS-ONLY and IMG-STALE (§3.13).
-        let added = ["RUN-INTERPRETER-MISSING", "OS-EOL", "OS-EOL-SOON", "OS-LTS-ONLY", "IMG-STALE"];
+        let added =
+            ["RUN-INTERPRETER-MISSING", "OS-EOL", "OS-EOL-SOON", "OS-LTS-ONLY", "IMG-STALE", "BLOAT-DELETED-LATER"];
         assert!(added.iter().all(|id| rule(id).is_some()));
         assert_eq!(RULES.len(), design.split_whitespace().count() + added.len());
     }

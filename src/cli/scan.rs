@@ -35,6 +35,10 @@ pub struct ScanArgs {
     /// BLOAT-WASTE when efficiency (dive's formula, per file) is below this ratio (0..1).
     #[arg(long, value_parser = parse_ratio)]
     min_efficiency: Option<f64>,
+    /// BLOAT-DELETED-LATER when a layer deletes or overwrites more than this of what earlier
+    /// layers wrote [default: 1MB].
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    deleted_later_bytes: Option<u64>,
     /// BLOAT-WASTE when reclaimable bytes exceed this (20MB, 1.5GiB, 1000000).
     #[arg(long, value_parser = parse_bytes)]
     max_reclaimable: Option<u64>,
@@ -56,8 +60,12 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
-    let policy =
-        Policy { min_efficiency: args.min_efficiency, max_reclaimable: args.max_reclaimable, ..args.common.policy()? };
+    let policy = Policy {
+        min_efficiency: args.min_efficiency,
+        max_reclaimable: args.max_reclaimable,
+        deleted_later_bytes: args.deleted_later_bytes,
+        ..args.common.policy()?
+    };
     let opts = ScanOptions {
         platforms: args.platform.clone(),
         limits: args.common.limits()?,

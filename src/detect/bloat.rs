@@ -2,7 +2,7 @@
 //! later layers, duplicate content, metadata-only rewrites, categories of usually unneeded files,
 //! the largest files, and where the base image ends.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{evidence, Context, Detector};
@@ -15,7 +15,7 @@ use crate::report::{
 pub struct BloatDetector;
 
 /// Bytes, files, and (size, path) of the files of one category.
-type CategoryTally<'a> = (u64, u64, Vec<(u64, &'a str)>);
+type CategoryTally<'a> = (u64, u64, Vec<(u64, &'a str, usize)>);
 
 /// The category of a path of the merged view (no leading `/`), if it is one of the usual
 /// suspects.
@@ -92,6 +92,118 @@ pub fn category(path: &str) -> Option<&'static str> {
         return Some("temp");
     }
     None
+}
+
+/// What one layer deleted or overwrote of earlier layers: bytes, bytes per earlier layer, and
+/// (size, path) of each file.
+type Removed<'a> = (u64, BTreeMap<usize, u64>, Vec<(u64, &'a str)>);
+
+/// A category's bytes, files, biggest paths, and the layer that left most of it with its paths.
+type Tally<'a> = (u64, u64, Vec<String>, Option<(usize, Vec<&'a str>)>);
+
+/// The bytes above which a layer that deletes or overwrites earlier layers' content is a finding.
+const DELETED_LATER_BYTES: u64 = 1_000_000;
+
+/// `BLOAT-DELETED-LATER`: per layer, the content of earlier layers it deleted or overwrote (the
+/// copy visible until then); over the threshold, a finding that blames the earlier layer that
+/// wrote most of it, since deleting in a later layer saves nothing.
+fn deleted_later(cx: &Context, r: &mut PlatformReport) {
+    let threshold = cx.policy.deleted_later_bytes.unwrap_or(DELETED_LATER_BYTES);
+    // Per remover layer: bytes, bytes per earlier layer, (size, path) removed.
+    let mut by: BTreeMap<usize, Removed> = BTreeMap::new();
+    for (path, events) in cx.fs.history() {
+        let mut visible: Option<(usize, u64)> = None;
+        for (layer, e) in events {
+            if let Some((earlier, size)) = visible.take().filter(|(l, s)| l < layer && *s > 0) {
+                let entry = by.entry(*layer).or_default();
+                entry.0 = entry.0.saturating_add(size);
+                *entry.1.entry(earlier).or_default() += size;
+                entry.2.push((size, path));
+            }
+            if let Event::Written { size, .. } = e {
+                visible = Some((*layer, *size));
+            }
+        }
+    }
+    for (remover, (bytes, from, mut paths)) in by {
+        if bytes <= threshold {
+            continue;
+        }
+        let Some((&earlier, _)) = from.iter().max_by_key(|(l, b)| (**b, std::cmp::Reverse(**l))) else { continue };
+        paths.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let files = paths.len() as u64;
+        let step = r.layers.get(earlier).and_then(|l| l.created_by.clone());
+        let fix = match &step {
+            Some(c) => format!(
+                "delete them in the step that creates them (layer #{earlier}: {}), or do not create them",
+                crate::units::clip(c, 120)
+            ),
+            None => format!("delete them in the step that creates them (layer #{earlier}), or do not create them"),
+        };
+        r.findings.push(
+            Finding::new(
+                BLOAT_DELETED_LATER,
+                format!(
+                    "layer #{remover} deleted or overwrote {} that earlier layers wrote ({}): deleting later saves nothing",
+                    crate::units::human(bytes),
+                    crate::units::count(files, "file", "files")
+                ),
+                evidence(paths.into_iter().map(|(_, p)| format!("/{p}")).collect(), 10),
+            )
+            .at_layer(earlier, step, fix),
+        );
+    }
+}
+
+/// One line saying what to do about a bloat finding, from what its files are.
+fn remedy(id: &str, paths: &[&str]) -> String {
+    let any = |parts: &[&str]| paths.iter().any(|p| parts.iter().any(|x| p.contains(x)));
+    match id {
+        BLOAT_PACKAGE_CACHE => {
+            let mut fixes = Vec::new();
+            if any(&["var/lib/apt/lists/", "var/cache/apt/"]) {
+                fixes.push("apt: `rm -rf /var/lib/apt/lists/*` and `apt-get clean` in the same RUN as the install, or a cache mount");
+            }
+            if any(&["var/cache/apk/", "etc/apk/cache/"]) {
+                fixes.push("apk: `apk add --no-cache`");
+            }
+            if any(&["/.cache/pip/", "root/.cache/pip"]) {
+                fixes.push("pip: `pip install --no-cache-dir`");
+            }
+            if any(&["/.npm/", "/.cache/yarn/", "/.yarn/cache/", ".cache/yarn/"]) {
+                fixes.push("npm/yarn: `npm cache clean --force` / `yarn cache clean` in the same RUN");
+            }
+            if any(&["var/cache/dnf/", "var/cache/yum/"]) {
+                fixes.push("dnf/yum: `dnf clean all` / `yum clean all` in the same RUN");
+            }
+            if any(&["/.cache/go-build/", "go/pkg/mod/"]) {
+                fixes.push("Go: `go clean -cache -modcache`, or build in an earlier stage");
+            }
+            if any(&["/.cargo/registry/"]) {
+                fixes.push("cargo: a cache mount for ~/.cargo/registry, or build in an earlier stage");
+            }
+            if any(&["var/cache/zypp/"]) {
+                fixes.push("zypper: `zypper clean --all` in the same RUN");
+            }
+            if any(&["var/cache/pacman/"]) {
+                fixes.push("pacman: `pacman -Scc --noconfirm` in the same RUN");
+            }
+            if fixes.is_empty() {
+                "remove the cache in the same RUN that fills it, or use a cache mount".into()
+            } else {
+                fixes.join("; ")
+            }
+        }
+        BLOAT_DOCS => "dpkg `path-exclude` for /usr/share/doc, man and locale (or `--no-install-recommends`)".into(),
+        BLOAT_DEV_FILES => "install -dev packages in a build stage only (multi-stage build)".into(),
+        BLOAT_DEBUG_INFO => "strip the binaries (`strip --strip-debug`) and drop /usr/lib/debug".into(),
+        BLOAT_TOOLCHAIN => "a multi-stage build: compile in a builder stage, copy only the result".into(),
+        BLOAT_TEMP if any(&["__pycache__", ".pyc"]) => {
+            "`PYTHONDONTWRITEBYTECODE=1`, or do not ship __pycache__; remove temporary files in the RUN that makes them"
+                .into()
+        }
+        _ => "remove temporary files and logs in the same RUN that makes them".into(),
+    }
 }
 
 /// The files to reclaim listed in the report.
@@ -229,12 +341,12 @@ impl Detector for BloatDetector {
                 let e = cats.entry(c).or_default();
                 e.0 = e.0.saturating_add(f.size);
                 e.1 += 1;
-                e.2.push((f.size, path));
+                e.2.push((f.size, path, node.layer));
             } else if let Some(elf) = f.elf().filter(|e| e.debug_bytes > 0) {
                 let e = cats.entry("debug-info").or_default();
                 e.0 = e.0.saturating_add(elf.debug_bytes);
                 e.1 += 1;
-                e.2.push((elf.debug_bytes, path));
+                e.2.push((elf.debug_bytes, path, node.layer));
             }
             let candidate = (f.size, path, node.layer);
             if largest.len() < 10 || largest.last().is_some_and(|l| before(&candidate, l).is_lt()) {
@@ -268,7 +380,9 @@ impl Detector for BloatDetector {
             .iter()
             .filter_map(|n| cats.get(n).map(|(b, f, _)| Category { name: n.to_string(), bytes: *b, files: *f }))
             .collect();
-        let top = |names: &[&str]| -> (u64, u64, Vec<String>) {
+        // A category's bytes, files, biggest paths, and the layer that left most of it (with
+        // that layer's paths, for the remedy).
+        let top = |names: &[&str]| -> Tally {
             let mut bytes = 0;
             let mut files = 0;
             let mut all = Vec::new();
@@ -279,9 +393,15 @@ impl Detector for BloatDetector {
                     all.extend(p.iter().copied());
                 }
             }
+            let mut by_layer: BTreeMap<usize, u64> = BTreeMap::new();
+            for (size, _, layer) in &all {
+                *by_layer.entry(*layer).or_default() += size;
+            }
+            let blamed = by_layer.iter().max_by_key(|(l, b)| (**b, std::cmp::Reverse(**l))).map(|(l, _)| *l);
+            let blamed = blamed.map(|l| (l, all.iter().filter(|(_, _, x)| *x == l).map(|(_, p, _)| *p).collect()));
             all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-            let paths = all.into_iter().take(5).map(|(_, p)| format!("/{p}")).collect();
-            (bytes, files, paths)
+            let paths = all.into_iter().take(5).map(|(_, p, _)| format!("/{p}")).collect();
+            (bytes, files, paths, blamed)
         };
         let human = crate::units::human;
         for (id, names, what) in [
@@ -292,15 +412,22 @@ impl Detector for BloatDetector {
             (BLOAT_TOOLCHAIN, &["toolchain"][..], "compilers and toolchains"),
             (BLOAT_TEMP, &["temp", "pycache"][..], "temporary files, logs and bytecode caches"),
         ] {
-            let (bytes, files, paths) = top(names);
+            let (bytes, files, paths, blamed) = top(names);
             if files > 0 {
-                r.findings.push(Finding::new(
+                let mut f = Finding::new(
                     id,
                     format!("{} in {} of {what}", human(bytes), crate::units::count(files, "file", "files")),
                     paths,
-                ));
+                );
+                if let Some((layer, layer_paths)) = blamed {
+                    let step = r.layers.get(layer).and_then(|l| l.created_by.clone());
+                    f = f.at_layer(layer, step, remedy(id, &layer_paths));
+                }
+                r.findings.push(f);
             }
         }
+
+        deleted_later(cx, r);
 
         let base = base_boundary(cx, r.layers.len());
         let user_bytes = r.layers.iter().skip(base.layers).map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);

@@ -37,6 +37,8 @@ pub struct Policy {
     pub eol_soon_days: Option<u32>,
     pub stale_days: Option<u32>,
     pub eol_data: Option<std::sync::Arc<lifecycle::EolData>>,
+    /// `BLOAT-DELETED-LATER` above this many bytes a layer deletes or overwrites (1 MB).
+    pub deleted_later_bytes: Option<u64>,
     /// Suppressions (`--ignore`, an ignore file): matching findings are dropped and counted.
     pub ignore: Vec<crate::findings::Ignore>,
 }

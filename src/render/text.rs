@@ -84,7 +84,11 @@ fn finding(f: &crate::findings::Finding, out: &mut dyn Write) -> io::Result<()> 
         _ => Style::new(),
     };
     let paths = if f.paths.is_empty() { String::new() } else { format!(" [{}]", f.paths.join(", ")) };
-    writeln!(out, "    {style}{:<6} {}{style:#} {}{paths}", f.severity.to_string(), f.id, f.message)
+    writeln!(out, "    {style}{:<6} {}{style:#} {}{paths}", f.severity.to_string(), f.id, f.message)?;
+    if let (Some(layer), Some(fix)) = (f.layer, &f.fix) {
+        writeln!(out, "           fix in layer #{layer}: {fix}")?;
+    }
+    Ok(())
 }
 
 fn platform(p: &PlatformReport, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {

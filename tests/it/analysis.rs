@@ -2,7 +2,11 @@
 //! content, the distroless verdict, will-it-run and provenance findings, SARIF validated against
 //! the published schema, `--fail-on` exit codes.
 
+use std::collections::BTreeMap;
+
 use crate::common;
+use layerscope::detect::Policy;
+use layerscope::pipeline::ScanOptions;
 
 use crate::common::{layout, only_platform, scan, Comp, Image, E};
 use layerscope::report::{LibcKind, Verdict};
@@ -287,6 +291,50 @@ fn bloat_fixture_matches_the_independent_computation() {
     assert_eq!(b.reclaimable_files_total, want_files.len() as u64);
     assert_eq!(got_files.iter().map(|f| f.0).sum::<u64>(), b.reclaimable_bytes);
     assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), want_lost);
+
+    // The step to fix: each category blames the layer that left most of it.
+    let f = finding(p, "BLOAT-PACKAGE-CACHE");
+    assert_eq!(f.layer, Some(1));
+    assert_eq!(f.created_by, p.layers[1].created_by);
+    assert!(f.fix.as_deref().is_some_and(|x| x.contains("rm -rf /var/lib/apt/lists/*")), "{f:?}");
+    assert_eq!(finding(p, "BLOAT-DOCS").layer, Some(0));
+    // BLOAT-DELETED-LATER: none at 1 MB; at 10 kB, the layer that deletes 78 kB (counted from
+    // the script's history) blames the layer that wrote most of it.
+    assert!(!ids(p).contains(&"BLOAT-DELETED-LATER"));
+    let mut removed: BTreeMap<usize, (u64, BTreeMap<usize, u64>)> = BTreeMap::new();
+    for events in expected["paths"].as_object().unwrap().values() {
+        let mut visible: Option<(usize, u64)> = None;
+        for e in events.as_array().unwrap() {
+            let layer = e["layer"].as_u64().unwrap() as usize - 1;
+            if let Some((earlier, size)) = visible.take() {
+                let r = removed.entry(layer).or_default();
+                r.0 += size;
+                *r.1.entry(earlier).or_default() += size;
+            }
+            if e.get("deleted").is_none() {
+                visible = Some((layer, e["size"].as_u64().unwrap()));
+            }
+        }
+    }
+    let (&remover, (bytes, from)) = removed.iter().max_by_key(|(_, (b, _))| *b).unwrap();
+    let blamed = *from.iter().max_by_key(|(_, b)| **b).unwrap().0;
+    let opts = ScanOptions {
+        policy: Policy { deleted_later_bytes: Some(10_000), ..Policy::default() },
+        ..ScanOptions::default()
+    };
+    let r2 = layerscope::pipeline::scan(&fixture("bloat"), &opts).unwrap();
+    let later: Vec<&layerscope::findings::Finding> =
+        only_platform(&r2).findings.iter().filter(|f| f.id == "BLOAT-DELETED-LATER").collect();
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert!(
+        later[0]
+            .message
+            .starts_with(&format!("layer #{remover} deleted or overwrote {}", layerscope::units::human(*bytes))),
+        "{}",
+        later[0].message
+    );
+    assert_eq!(later[0].layer, Some(blamed));
+    assert!(later[0].fix.as_deref().is_some_and(|f| f.contains(&format!("layer #{blamed}"))));
     assert_eq!(b.metadata_only_rewrites.paths, vec!["/usr/bin/tool"]);
     assert_eq!(b.metadata_only_rewrites.bytes, 17808);
     let cat = |n: &str| b.categories.iter().find(|c| c.name == n).map(|c| (c.bytes, c.files));
