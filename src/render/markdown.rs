@@ -60,12 +60,64 @@ pub fn render(reports: &[ImageReport], out: &mut dyn Write) -> io::Result<()> {
             for (platform, f) in all {
                 let msg = f.message.replace('|', "\\|");
                 let paths = if f.paths.is_empty() { String::new() } else { format!(" (`{}`)", f.paths.join("`, `")) };
-                writeln!(out, "| {} | `{}` | {} | {msg}{paths} |", f.severity, f.id, platform.unwrap_or("all"))?;
+                let fix = match (f.layer, &f.fix) {
+                    (Some(l), Some(x)) => format!(" — fix in layer #{l}: {}", x.replace('|', "\\|")),
+                    _ => String::new(),
+                };
+                writeln!(out, "| {} | `{}` | {} | {msg}{paths}{fix} |", f.severity, f.id, platform.unwrap_or("all"))?;
             }
+        }
+        for p in &r.platforms {
+            bytes_detail(p, out)?;
         }
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// Where a platform's bytes went, folded: its layers with their steps, the top 10 files to
+/// reclaim, the largest files and the duplicate groups.
+fn bytes_detail(p: &crate::report::PlatformReport, out: &mut dyn Write) -> io::Result<()> {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let b = &p.bloat;
+    writeln!(out, "\n<details><summary>{}: where the bytes went</summary>\n", p.platform)?;
+    writeln!(out, "| layer | compressed | uncompressed | + ~ - | lost | step |")?;
+    writeln!(out, "|---|---|---|---|---|---|")?;
+    for (i, l) in p.layers.iter().enumerate() {
+        let step = l.created_by.as_deref().map(|c| crate::units::clip(c, 80)).unwrap_or_default();
+        writeln!(
+            out,
+            "| #{i} | {} | {} | +{} ~{} -{} | {} | `{}` |",
+            human(l.compressed_bytes),
+            human(l.uncompressed_bytes),
+            l.files_added,
+            l.files_changed,
+            l.files_deleted,
+            human(l.lost_bytes),
+            cell(&step)
+        )?;
+    }
+    if !b.reclaimable_files.is_empty() {
+        writeln!(out, "\nTo reclaim ({} files in all):\n", b.reclaimable_files_total)?;
+        for f in b.reclaimable_files.iter().take(10) {
+            let layers: Vec<String> = f.layers.iter().map(|l| format!("#{l}")).collect();
+            let removed = f.removed_by.map(|l| format!(", deleted by #{l}")).unwrap_or_default();
+            writeln!(out, "- {} `{}` (written by {}{removed})", human(f.bytes), f.path, layers.join(", "))?;
+        }
+    }
+    if !b.largest_files.is_empty() {
+        writeln!(out, "\nLargest files:\n")?;
+        for f in &b.largest_files {
+            writeln!(out, "- {} `{}` (#{})", human(f.bytes), f.path, f.layer)?;
+        }
+    }
+    if !b.duplicate_groups.is_empty() {
+        writeln!(out, "\nDuplicates:\n")?;
+        for g in &b.duplicate_groups {
+            writeln!(out, "- {}: `{}`", human(g.bytes), g.paths.join("`, `"))?;
+        }
+    }
+    writeln!(out, "\n</details>")
 }
 
 /// `debian 12, lts until 2028-06-30`, or `-`.

@@ -543,3 +543,18 @@ fn layers_carry_their_build_step_and_the_bytes_later_layers_lost() {
     assert!(p.layers.iter().all(|l| l.created_by.is_none() && l.comment.is_none()));
     assert_eq!(p.layers[0].lost_bytes, 600);
 }
+
+#[test]
+fn markdown_shows_where_the_bytes_went() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["scan", "-q", "--format", "markdown", &fixture("bloat")])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("<details><summary>linux/amd64: where the bytes went</summary>"), "{md}");
+    assert!(md.contains("| #1 |") && md.contains("RUN /bin/sh -c apt-get update"), "{md}");
+    assert!(md.contains("- 50.0 kB `/opt/data/big.bin` (written by #0, deleted by #2)"), "{md}");
+    assert!(md.contains("Duplicates:\n\n- 6.0 kB: `/opt/copy1.bin`, `/opt/copy2.bin`"), "{md}");
+    assert!(md.contains("fix in layer #1: apt: `rm -rf /var/lib/apt/lists/*`"), "{md}");
+    assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+}
