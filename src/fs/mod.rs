@@ -20,8 +20,8 @@ use tree::{Tree, NONE, ROOT};
 pub struct Node {
     pub kind: NodeKind,
     pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
+    pub uid: u32,
+    pub gid: u32,
     /// Index of the layer that last wrote this path.
     pub layer: usize,
 }
@@ -30,7 +30,7 @@ pub struct Node {
 pub enum NodeKind {
     Dir,
     File(Arc<FileData>),
-    Symlink(String),
+    Symlink(Box<str>),
     Other(u8),
 }
 
@@ -295,7 +295,7 @@ impl MergedFs {
                 EntryKind::Symlink(t) => NodeKind::Symlink(t.clone()),
                 EntryKind::Other(t) => NodeKind::Other(*t),
                 EntryKind::Hardlink(target) => {
-                    let shared = hidden.get(target.as_str()).cloned().or_else(|| match self.get(target) {
+                    let shared = hidden.get(&**target).cloned().or_else(|| match self.get(target) {
                         Some(Node { kind: NodeKind::File(f), .. }) => Some(f.clone()),
                         _ => None,
                     });

@@ -70,9 +70,9 @@ pub struct Extra {
 pub enum EntryKind {
     File(Arc<FileData>),
     Dir,
-    Symlink(String),
+    Symlink(Box<str>),
     /// Hardlink to the given normalised path.
-    Hardlink(String),
+    Hardlink(Box<str>),
     /// Deletes `path` from lower layers.
     Whiteout,
     /// Hides everything below directory `path` in lower layers.
@@ -88,8 +88,9 @@ pub struct Entry {
     pub path: Arc<str>,
     pub kind: EntryKind,
     pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
+    /// Owner ids (ids past u32 are kept as u32::MAX).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Everything one layer contributed, read in one pass.
@@ -397,7 +398,7 @@ fn walk<R: std::io::BufRead>(
                     ));
                     continue;
                 }
-                EntryKind::Symlink(String::from_utf8_lossy(&raw.link).into_owned())
+                EntryKind::Symlink(String::from_utf8_lossy(&raw.link).into())
             }
             b'1' => {
                 let (target, escaped) = normalize(&String::from_utf8_lossy(&raw.link));
@@ -409,7 +410,7 @@ fn walk<R: std::io::BufRead>(
                     ));
                     continue;
                 }
-                EntryKind::Hardlink(target)
+                EntryKind::Hardlink(target.into())
             }
             b'3' | b'4' | b'6' => EntryKind::Other(raw.typeflag),
             other => {
@@ -425,7 +426,13 @@ fn walk<R: std::io::BufRead>(
             delta.note(Diagnostic::warning(Some(&digest), Some("/"), "non-directory entry for the root; ignored"));
             continue;
         }
-        delta.entries.push(Entry { path: path.into(), kind, mode: raw.mode, uid: raw.uid, gid: raw.gid });
+        delta.entries.push(Entry {
+            path: path.into(),
+            kind,
+            mode: raw.mode,
+            uid: u32::try_from(raw.uid).unwrap_or(u32::MAX),
+            gid: u32::try_from(raw.gid).unwrap_or(u32::MAX),
+        });
     }
     Ok(())
 }

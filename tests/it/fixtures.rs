@@ -140,7 +140,7 @@ fn whiteouts_opaque_dirs_and_hardlinks() {
     }
     assert!(fs.iter().all(|(path, _)| !path.contains(".wh.")), "whiteout names are hidden");
     assert!(
-        matches!(fs.get("opt/sym").map(|n| &n.kind), Some(layerscope::fs::NodeKind::Symlink(t)) if t == "keep.txt")
+        matches!(fs.get("opt/sym").map(|n| &n.kind), Some(layerscope::fs::NodeKind::Symlink(t)) if &**t == "keep.txt")
     );
     assert!(fs.resolve("opt/sym", 40).is_err(), "the symlink dangles once keep.txt is gone");
     // Per-layer counts: layer 2 adds z.txt and tool, changes b.conf, deletes a.conf, x.txt, y.txt.
