@@ -558,3 +558,39 @@ fn markdown_shows_where_the_bytes_went() {
     assert!(md.contains("fix in layer #1: apt: `rm -rf /var/lib/apt/lists/*`"), "{md}");
     assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
 }
+
+#[test]
+fn hardlinks_fixture_matches_the_script() {
+    // busybox with hardlinked applets; a copy, a move and a directory deleted; a link deleted and
+    // one added (scripts/fixtures/fixtures.py, "hardlinks"). The script counts a hardlink as 0
+    // bytes where it is written and as its target's content in the final view.
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::testdata("hardlinks-expected.json")).unwrap()).unwrap();
+    let r = scan(&fixture("hardlinks"));
+    let p = only_platform(&r);
+    let b = &p.bloat;
+    assert!((b.efficiency - expected["efficiency"].as_f64().unwrap()).abs() < 1e-12, "{}", b.efficiency);
+    assert_eq!(b.reclaimable_bytes, expected["reclaimable"].as_u64().unwrap());
+    assert_eq!(b.deleted_bytes, expected["deleted_bytes"].as_u64().unwrap());
+    assert_eq!(b.duplicate_bytes, expected["duplicate_bytes"].as_u64().unwrap());
+    assert_eq!(b.duplicate_groups[0].paths, vec!["/opt/copy.bin", "/opt/moved.bin"], "the applets are no duplicates");
+    assert_eq!(
+        (p.files, p.bytes),
+        (expected["final_files"].as_u64().unwrap(), expected["final_bytes"].as_u64().unwrap())
+    );
+    // Lost bytes per layer, from the script's per-path history.
+    let mut want_lost = vec![0u64; p.layers.len()];
+    for events in expected["paths"].as_object().unwrap().values() {
+        let mut visible: Option<(usize, u64)> = None;
+        for e in events.as_array().unwrap() {
+            if let Some((l, size)) = visible.take() {
+                want_lost[l] += size;
+            }
+            if e.get("deleted").is_none() {
+                visible = Some((e["layer"].as_u64().unwrap() as usize - 1, e["size"].as_u64().unwrap()));
+            }
+        }
+    }
+    assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), want_lost);
+    assert_eq!(want_lost[0], 48_000, "file.bin and the directory's two files; the deleted link frees nothing");
+}
