@@ -111,19 +111,11 @@ fn deleted_later(cx: &Context, r: &mut PlatformReport) {
     let threshold = cx.policy.deleted_later_bytes.unwrap_or(DELETED_LATER_BYTES);
     // Per remover layer: bytes, bytes per earlier layer, (size, path) removed.
     let mut by: BTreeMap<usize, Removed> = BTreeMap::new();
-    for (path, events) in cx.fs.history() {
-        let mut visible: Option<(usize, u64)> = None;
-        for (layer, e) in events {
-            if let Some((earlier, size)) = visible.take().filter(|(l, s)| l < layer && *s > 0) {
-                let entry = by.entry(*layer).or_default();
-                entry.0 = entry.0.saturating_add(size);
-                *entry.1.entry(earlier).or_default() += size;
-                entry.2.push((size, path));
-            }
-            if let Event::Written { size, .. } = e {
-                visible = Some((*layer, *size));
-            }
-        }
+    for (path, earlier, layer, size) in cx.fs.losses().filter(|&(_, w, l, s)| w < l && s > 0) {
+        let entry = by.entry(layer).or_default();
+        entry.0 = entry.0.saturating_add(size);
+        *entry.1.entry(earlier).or_default() += size;
+        entry.2.push((size, path));
     }
     for (remover, (bytes, from, mut paths)) in by {
         if bytes <= threshold {

@@ -133,21 +133,28 @@ impl MergedFs {
         self.tree.slots.iter().filter(|s| !s.events.is_empty()).map(|s| (&*s.path, s.events.as_slice()))
     }
 
+    /// Every copy of a file that stopped being visible: (path, layer that wrote it, layer that
+    /// overwrote or deleted it, bytes the copy carried), in path order within each path's history.
+    pub fn losses(&self) -> impl Iterator<Item = (&str, usize, usize, u64)> {
+        self.history().flat_map(|(path, events)| {
+            let mut visible: Option<(usize, u64)> = None;
+            events.iter().filter_map(move |(layer, e)| {
+                let lost = visible.take().map(|(writer, size)| (path, writer, *layer, size));
+                if let Event::Written { size, .. } = e {
+                    visible = Some((*layer, *size));
+                }
+                lost
+            })
+        })
+    }
+
     /// Per layer, the bytes of content it wrote that a later layer overwrote or deleted (the
     /// copy visible until then is charged to the layer that wrote it).
     pub fn lost_bytes(&self) -> Vec<u64> {
         let mut lost = vec![0u64; self.changes.len()];
-        for (_, events) in self.history() {
-            let mut visible: Option<(usize, u64)> = None;
-            for (layer, e) in events {
-                if let Some((l, size)) = visible.take() {
-                    if let Some(x) = lost.get_mut(l) {
-                        *x = x.saturating_add(size);
-                    }
-                }
-                if let Event::Written { size, .. } = e {
-                    visible = Some((*layer, *size));
-                }
+        for (_, writer, _, size) in self.losses() {
+            if let Some(x) = lost.get_mut(writer) {
+                *x = x.saturating_add(size);
             }
         }
         lost

@@ -231,6 +231,24 @@ fn fixture(n: &str) -> String {
     format!("oci:{}", common::testdata(&format!("images/{n}/oci")).display())
 }
 
+/// Per layer, the bytes a later write or delete hid, from a fixture script's per-path history
+/// (its layers count from 1; the report's from 0): each copy is charged to the layer that wrote it.
+fn lost_from_script(expected: &serde_json::Value, layers: usize) -> Vec<u64> {
+    let mut lost = vec![0u64; layers];
+    for events in expected["paths"].as_object().unwrap().values() {
+        let mut visible: Option<(usize, u64)> = None;
+        for e in events.as_array().unwrap() {
+            if let Some((l, size)) = visible.take() {
+                lost[l] += size;
+            }
+            if e.get("deleted").is_none() {
+                visible = Some((e["layer"].as_u64().unwrap() as usize - 1, e["size"].as_u64().unwrap()));
+            }
+        }
+    }
+    lost
+}
+
 /// (bytes, path, copies, layers, removed_by) of a file to reclaim.
 type FileRow = (u64, String, u64, Vec<usize>, Option<usize>);
 
@@ -253,7 +271,6 @@ fn bloat_fixture_matches_the_independent_computation() {
     // The files to reclaim and the bytes each layer lost, from the script's per-path history
     // (its layers count from 1; the report's from 0).
     let mut want_files: Vec<FileRow> = Vec::new();
-    let mut want_lost = vec![0u64; p.layers.len()];
     for (path, events) in expected["paths"].as_object().unwrap() {
         let events = events.as_array().unwrap();
         let layer = |e: &serde_json::Value| e["layer"].as_u64().unwrap() as usize - 1;
@@ -271,15 +288,6 @@ fn bloat_fixture_matches_the_independent_computation() {
                 removed_by,
             ));
         }
-        let mut visible: Option<(usize, u64)> = None;
-        for e in events {
-            if let Some((l, size)) = visible.take() {
-                want_lost[l] += size;
-            }
-            if e.get("deleted").is_none() {
-                visible = Some((layer(e), e["size"].as_u64().unwrap()));
-            }
-        }
     }
     want_files.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let got_files: Vec<FileRow> = b
@@ -290,7 +298,7 @@ fn bloat_fixture_matches_the_independent_computation() {
     assert_eq!(got_files, want_files);
     assert_eq!(b.reclaimable_files_total, want_files.len() as u64);
     assert_eq!(got_files.iter().map(|f| f.0).sum::<u64>(), b.reclaimable_bytes);
-    assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), want_lost);
+    assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), lost_from_script(&expected, p.layers.len()));
 
     // The step to fix: each category blames the layer that left most of it.
     let f = finding(p, "BLOAT-PACKAGE-CACHE");
@@ -579,18 +587,7 @@ fn hardlinks_fixture_matches_the_script() {
         (expected["final_files"].as_u64().unwrap(), expected["final_bytes"].as_u64().unwrap())
     );
     // Lost bytes per layer, from the script's per-path history.
-    let mut want_lost = vec![0u64; p.layers.len()];
-    for events in expected["paths"].as_object().unwrap().values() {
-        let mut visible: Option<(usize, u64)> = None;
-        for e in events.as_array().unwrap() {
-            if let Some((l, size)) = visible.take() {
-                want_lost[l] += size;
-            }
-            if e.get("deleted").is_none() {
-                visible = Some((e["layer"].as_u64().unwrap() as usize - 1, e["size"].as_u64().unwrap()));
-            }
-        }
-    }
+    let want_lost = lost_from_script(&expected, p.layers.len());
     assert_eq!(p.layers.iter().map(|l| l.lost_bytes).collect::<Vec<_>>(), want_lost);
     assert_eq!(want_lost[0], 48_000, "file.bin and the directory's two files; the deleted link frees nothing");
 }
