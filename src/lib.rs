@@ -1,7 +1,8 @@
 //! layerscope: what is really inside a container image.
 //!
 //! Data flows one way, and so do the module dependencies (checked by `tests/it/layering.rs`):
-//! [`source`] opens an image and [`source::resolve`] walks it down to one target per platform;
+//! [`source`] opens an image (a stream, read once, has its layers analysed by [`layer`] as
+//! they pass) and [`source::resolve`] walks it down to one target per platform;
 //! [`blob`] verifies and decompresses a layer, [`tarwalk`] walks its entries and [`layer`]
 //! keeps what the detectors need of them (with [`elf`] facts); [`fs`] merges a platform's layers
 //! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;

@@ -29,6 +29,8 @@ pub struct ScanOptions {
     pub policy: Policy,
     /// Registry access (`--insecure-registry`).
     pub registry: source::registry::RegistryOptions,
+    /// Where a bare name is read from (`--source`).
+    pub source: source::Prefer,
 }
 
 /// An image read up to its layers: what the reference resolved to, and each distinct layer's
@@ -102,7 +104,15 @@ impl LayerCache for std::sync::Mutex<HashMap<LayerKey, LayerDelta>> {
 
 /// Like [`load`], but each layer goes through `cache`.
 pub fn load_with(reference: &str, opts: &ScanOptions, cache: &dyn LayerCache) -> Result<Loaded> {
-    let source = source::open_with(reference, &opts.limits, &opts.registry)?;
+    let source = source::open_with(
+        reference,
+        &source::OpenOptions {
+            limits: opts.limits.clone(),
+            registry: opts.registry.clone(),
+            prefer: opts.source,
+            progress: opts.progress.clone(),
+        },
+    )?;
     let roots = source.roots()?;
     let mut res = resolve::resolve(source.as_ref(), &roots.descriptors, &opts.platforms, &opts.limits);
     // An index may list a hundred thousand entries: what failed is counted past the first
@@ -256,8 +266,10 @@ fn read_layers(
             let digest = l.descriptor.digest().to_string();
             let key = (digest.clone(), l.diff_id.clone());
             let delta = cache.get_or_read(&key, &|| {
-                let task = opts.progress.layer(crate::oci::short_digest(&digest), l.descriptor.size());
-                layer::analyse(source, l, &opts.limits, &|n| task.advance(n))
+                source.take_streamed(l).unwrap_or_else(|| {
+                    let task = opts.progress.layer(crate::oci::short_digest(&digest), l.descriptor.size());
+                    layer::analyse(|| source.open_blob(&l.descriptor), l, &opts.limits, &|n| task.advance(n))
+                })
             });
             (digest, delta)
         })

@@ -23,6 +23,8 @@ pub trait Progress: Send + Sync {
     fn layer(&self, label: &str, bytes: u64) -> Box<dyn Task>;
     /// A batch starts: its images are counted as they are planned and scanned.
     fn batch(&self) -> Box<dyn Task>;
+    /// A line for the user about how the work is done (which store an image was read from).
+    fn note(&self, _line: &str) {}
 }
 
 /// Ignores everything (tests, `--quiet`, a batch's inner scans).

@@ -63,6 +63,10 @@ pub struct Wanted {
 
 /// Reads `--from FILE`: one `REPOSITORY[:TAG|@DIGEST]` per line, optionally prefixed with the
 /// registry (`REGISTRY/REPOSITORY:TAG`); blank lines and `#` comments skipped.
+/// Reference schemes of images outside a registry (docs/sources.md).
+const LOCAL_SCHEMES: &[&str] =
+    &["docker-daemon:", "docker:", "podman:", "oci:", "oci-dir:", "oci-archive:", "docker-archive:"];
+
 pub fn read_wanted(path: &Path, registry: &str) -> Result<Vec<Wanted>, BatchError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| BatchError::Usage(format!("--from {}: {e}", path.display())))?;
@@ -73,7 +77,12 @@ pub fn read_wanted(path: &Path, registry: &str) -> Result<Vec<Wanted>, BatchErro
             continue;
         }
         let bad = |m: &str| BatchError::Usage(format!("--from {} line {}: {line:?}: {m}", path.display(), n + 1));
-        let rest = line.strip_prefix("docker://").unwrap_or(line);
+        if let Some(scheme) = LOCAL_SCHEMES.iter().find(|s| line.starts_with(*s)) {
+            return Err(bad(&format!(
+                "{scheme} names a local image; a batch reads one registry (scan or compare read local images)"
+            )));
+        }
+        let rest = line.strip_prefix("docker://").or_else(|| line.strip_prefix("registry:")).unwrap_or(line);
         let rest = rest.strip_prefix(&format!("{registry}/")).unwrap_or(rest);
         let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
             (r, Some(d.to_string()))
@@ -285,7 +294,7 @@ mod tests {
         let f = dir.path().join("list");
         std::fs::write(
             &f,
-            "# a comment\n\nteam/api:1.0\nreg.example:5000/team/web\nteam/db@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+            "# a comment\n\nregistry:team/api:1.0\nreg.example:5000/team/web\nteam/db@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
         )
         .unwrap();
         let w = read_wanted(&f, "reg.example:5000").unwrap();
@@ -304,5 +313,8 @@ mod tests {
         assert!(read_wanted(&f, "x").unwrap_err().to_string().contains("line 1"));
         std::fs::write(&f, "team/db@sha256:../../x\n").unwrap();
         assert!(read_wanted(&f, "x").is_err());
+        std::fs::write(&f, "team/a:1\ndocker-daemon:myapp\n").unwrap();
+        let e = read_wanted(&f, "x").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("docker-daemon: names a local image"), "{e}");
     }
 }

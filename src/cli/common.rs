@@ -10,6 +10,7 @@ use layerscope::detect::lifecycle::EolData;
 use layerscope::detect::Policy;
 use layerscope::limits::Limits;
 use layerscope::source::registry::RegistryOptions;
+use layerscope::source::Prefer;
 
 #[derive(clap::Args, Default)]
 pub struct Common {
@@ -60,6 +61,33 @@ pub struct Common {
     /// IMG-STALE when the image was built more than this many days ago.
     #[arg(long, value_name = "DAYS", default_value_t = layerscope::detect::lifecycle::STALE_DAYS)]
     pub stale_days: u32,
+}
+
+/// `--source`, for the subcommands that read image references (scan, compare).
+#[derive(clap::Args, Default)]
+pub struct SourceChoice {
+    /// Where a bare name (not a path, not a scheme:) is read from [default: the Docker daemon
+    /// when it answers and has the image, else the registry].
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceArg {
+    Docker,
+    Podman,
+    Registry,
+}
+
+impl SourceChoice {
+    pub fn prefer(&self) -> Prefer {
+        match self.source {
+            None => Prefer::Auto,
+            Some(SourceArg::Docker) => Prefer::Docker,
+            Some(SourceArg::Podman) => Prefer::Podman,
+            Some(SourceArg::Registry) => Prefer::Registry,
+        }
+    }
 }
 
 /// `--color`.

@@ -34,6 +34,8 @@ pub struct CompareArgs {
     fail_on: Option<FailOn>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    source: super::common::SourceChoice,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
@@ -44,6 +46,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
             progress: Bars::observer(!args.common.quiet),
             registry: args.common.registry(),
             policy: args.common.policy()?,
+            source: args.source.prefer(),
         },
         expect: args.expect_platforms.clone(),
     };

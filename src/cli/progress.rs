@@ -18,6 +18,8 @@ impl Bars {
     pub fn observer(wanted: bool) -> Observer {
         if wanted && std::io::stderr().is_terminal() {
             Observer::new(Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()) })
+        } else if wanted {
+            Observer::new(NotesOnly)
         } else {
             Observer::default()
         }
@@ -81,5 +83,24 @@ impl Progress for Bars {
             .add(ProgressBar::new(0).with_style(style("[{bar:30}] {pos}/{len} images {per_sec} {elapsed} {msg}")));
         bar.enable_steady_tick(Duration::from_millis(200));
         Box::new(Bar(bar))
+    }
+
+    fn note(&self, line: &str) {
+        let _ = self.multi.println(line);
+    }
+}
+
+/// No bars (stderr is not a terminal), but the notes still go to stderr.
+struct NotesOnly;
+
+impl Progress for NotesOnly {
+    fn layer(&self, _: &str, _: u64) -> Box<dyn Task> {
+        Box::new(layerscope::progress::Silent)
+    }
+    fn batch(&self) -> Box<dyn Task> {
+        Box::new(layerscope::progress::Silent)
+    }
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
     }
 }

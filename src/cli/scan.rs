@@ -48,6 +48,8 @@ pub struct ScanArgs {
     ci_config: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    source: super::common::SourceChoice,
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {
@@ -72,6 +74,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         progress: Bars::observer(!args.common.quiet),
         policy,
         registry: args.common.registry(),
+        source: args.source.prefer(),
     };
     let rules = args.ci_config.as_deref().map(super::dive_rules::Rules::read).transpose()?;
     let store = args.common.cache_store()?;

@@ -15,10 +15,9 @@ use crate::diag::Diagnostic;
 use crate::elf::capture::ElfCapture;
 use crate::elf::ElfInfo;
 use crate::limits::Limits;
+use crate::oci::LayerRef;
 use crate::oci::{layer_type, LayerType};
 use crate::pattern::Scanner;
-use crate::source::resolve::LayerRef;
-use crate::source::ImageSource;
 use crate::tarwalk::{RawEntry, TarReader};
 use pkgdb::{DbKind, PkgDbParser, PkgList};
 
@@ -106,6 +105,9 @@ pub struct LayerDelta {
     pub complete: bool,
     /// True when the media type is not a filesystem layer; nothing was read.
     pub skipped: bool,
+    /// The diff_id the uncompressed layer hashed to, when it was read (not kept in a store).
+    #[serde(skip)]
+    pub diff_id: Option<String>,
     /// Bounds the diagnostics the entries of the layer earn (walk state: not kept in a store).
     #[serde(skip)]
     pub(crate) entry_diagnostics: crate::diag::Capped,
@@ -164,10 +166,10 @@ pub fn normalize(raw: &str) -> (String, bool) {
     (parts.join("/"), escaped)
 }
 
-/// Reads one layer completely: verifies its blob digest and size and its diff_id, and returns
+/// Reads one layer completely (`open` gives its blob): verifies its blob digest and size and its diff_id, and returns
 /// what it contains. Failures become diagnostics on a delta marked incomplete.
-pub fn analyse(
-    source: &dyn ImageSource,
+pub fn analyse<'a>(
+    open: impl FnOnce() -> crate::error::Result<Box<dyn io::Read + Send + 'a>>,
     layer: &LayerRef,
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
@@ -187,13 +189,29 @@ pub fn analyse(
         ));
         return delta;
     }
-    let blob = match source.open_blob(d) {
+    let blob = match open() {
         Ok(b) => b,
         Err(e) => {
             delta.diagnostics.push(Diagnostic::error(Some(&digest), None, e.to_string()));
             return delta;
         }
     };
+    analyse_blob(blob, layer, limits, progress, delta)
+}
+
+/// [`analyse`] of a blob already open (a streamed source reads it as it passes): `delta` has
+/// its digest and compressed size set. Records the diff_id the layer hashed to.
+pub fn analyse_blob(
+    blob: Box<dyn io::Read + Send + '_>,
+    layer: &LayerRef,
+    limits: &Limits,
+    progress: &(dyn Fn(u64) + Sync),
+    mut delta: LayerDelta,
+) -> LayerDelta {
+    let d = &layer.descriptor;
+    let digest = delta.digest.clone();
+    let media_type = d.media_type().to_string();
+    let declared = layer_type(&media_type);
     let counting = Counting { inner: blob, progress };
     // A synthesized digest (a `docker save` layer) says nothing: the diff_id checks the bytes.
     let mut verify = if layer.synthesized {
@@ -222,6 +240,9 @@ pub fn analyse(
         return delta;
     }
     let read = verify.finish();
+    if diff_id_is_blob {
+        delta.diff_id = read.digest.clone();
+    }
     if let (true, Some(expected), Some(got)) = (diff_id_is_blob, &layer.diff_id, &read.digest) {
         if expected != got {
             delta.diagnostics.push(Diagnostic::error(
@@ -316,6 +337,7 @@ fn read_layer(
         (count, drained)
     });
     let diff_id = decoded.digest();
+    delta.diff_id.clone_from(&diff_id);
     delta.uncompressed_bytes = count;
     drained?;
     if let (Some(expected), Some(diff_id)) = (&layer.diff_id, diff_id) {

@@ -15,6 +15,15 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
+/// A layer of an image: its descriptor and the diff_id the config expects for it.
+#[derive(Debug, Clone)]
+pub struct LayerRef {
+    pub descriptor: Descriptor,
+    pub diff_id: Option<String>,
+    /// True when the source made the descriptor up (only size and diff_id can be checked).
+    pub synthesized: bool,
+}
+
 /// What a layer media type says about its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerType {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::files::{normalize_inside, Files, TarFiles};
 use super::layout::OciLayout;
-use super::{ImageSource, Roots, SYNTHESIZED};
+use super::{ImageSource, Roots, LAYER_PATH, SYNTHESIZED};
 use crate::blob::{read_capped, sha256_digest};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -18,8 +18,18 @@ use crate::oci::{self, Descriptor};
 /// Opens a tar that is an OCI archive or a docker-archive of either form.
 pub fn open(reference: &str, file: &Path, name: Option<&str>, limits: &Limits) -> Result<Box<dyn ImageSource>> {
     let files = TarFiles::open(file, limits).map_err(|e| Error::reference(reference, e.to_string()))?;
+    from_files(reference, Box::new(files), name, limits)
+}
+
+/// Reads the members of a `docker save` archive or an OCI archive, wherever they are kept.
+pub fn from_files(
+    reference: &str,
+    files: Box<dyn Files>,
+    name: Option<&str>,
+    limits: &Limits,
+) -> Result<Box<dyn ImageSource>> {
     if files.exists("oci-layout") && files.exists("index.json") {
-        return Ok(Box::new(OciLayout::new(reference, Box::new(files), name, limits)?));
+        return Ok(Box::new(OciLayout::new(reference, files, name, limits)?));
     }
     if files.exists("manifest.json") {
         return Ok(Box::new(LegacyArchive::new(reference, files, name, limits)?));
@@ -56,7 +66,7 @@ enum Blob {
 /// The legacy `docker save` format, with one synthesised manifest per `manifest.json` item.
 pub struct LegacyArchive {
     reference: String,
-    files: TarFiles,
+    files: Box<dyn Files>,
     blobs: HashMap<String, Blob>,
     roots: Vec<Descriptor>,
     pin: Option<String>,
@@ -64,7 +74,7 @@ pub struct LegacyArchive {
 }
 
 impl LegacyArchive {
-    fn new(reference: &str, files: TarFiles, name: Option<&str>, limits: &Limits) -> Result<Self> {
+    fn new(reference: &str, files: Box<dyn Files>, name: Option<&str>, limits: &Limits) -> Result<Self> {
         let fail = |m: String| Error::reference(reference, m);
         let (r, _) = files.open("manifest.json", false).map_err(|e| fail(e.to_string()))?;
         let bytes = read_capped(r, limits.json_bytes, "manifest.json").map_err(fail)?;
@@ -104,7 +114,7 @@ impl LegacyArchive {
                     "mediaType": "",
                     "digest": diff_id,
                     "size": size,
-                    "annotations": { SYNTHESIZED: "true", "io.layerscope.path": layer_path },
+                    "annotations": { SYNTHESIZED: "true", LAYER_PATH: layer_path },
                 }));
                 blobs.insert(diff_id.clone(), Blob::Member(path));
             }

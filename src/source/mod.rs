@@ -1,10 +1,13 @@
 //! Image sources: one file per transport behind [`ImageSource`], and the parsing of references.
 
+mod channel;
+pub mod daemon;
 pub mod docker_archive;
 pub mod files;
 pub mod layout;
 pub mod registry;
 pub mod resolve;
+pub mod stream;
 
 use std::io::Read;
 use std::path::Path;
@@ -12,6 +15,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::oci::Descriptor;
+use crate::progress::Observer;
 
 /// Where an image comes from. Everything downstream sees descriptors and `Read` streams.
 pub trait ImageSource: Send + Sync {
@@ -23,6 +27,11 @@ pub trait ImageSource: Send + Sync {
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
     /// What a registry said about the image (set once `roots` has run); `None` elsewhere.
     fn registry_facts(&self) -> Option<registry::RegistryFacts> {
+        None
+    }
+    /// The delta of a layer analysed as the source streamed past it (a `docker save` stream),
+    /// handed out once and checked against the descriptor; `None` for a layer to be read.
+    fn take_streamed(&self, _layer: &resolve::LayerRef) -> Option<crate::layer::LayerDelta> {
         None
     }
 }
@@ -45,21 +54,68 @@ pub struct Roots {
 /// compressed digest is not known: only size and `diff_id` can be checked.
 pub const SYNTHESIZED: &str = "io.layerscope.synthesized";
 
+/// Annotation on a synthesised layer descriptor: the layer's path inside the archive.
+pub const LAYER_PATH: &str = "io.layerscope.path";
+
+/// Where a bare name (`myapp:dev`, not a path or a scheme) is read from (`--source`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prefer {
+    /// The Docker daemon when it answers and has the image, else the registry.
+    #[default]
+    Auto,
+    Docker,
+    Podman,
+    Registry,
+}
+
+/// How references are opened.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub limits: Limits,
+    pub registry: registry::RegistryOptions,
+    pub prefer: Prefer,
+    /// Told of a stream as it is read, and which store a bare name was read from.
+    pub progress: Observer,
+}
+
+/// Scheme names other tools use that are not read here: an error, never a registry lookup.
+const UNSUPPORTED: &[&str] = &["containers-storage", "dir", "singularity", "file", "sif", "tarball", "ostree"];
+
+/// The references understood, for messages.
+pub const SCHEMES: &str = "oci:DIR[:TAG], oci-dir:DIR, oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], \
+docker-daemon:NAME (or docker:NAME), podman:NAME, registry:REF (or docker://REF), - (a docker save stream on stdin), \
+a path, or a registry reference";
+
 /// Opens an image reference: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
 /// `docker-archive:FILE[:NAME:TAG]`, `docker://REF`, or a bare path (detected) or registry
 /// reference.
 pub fn open(reference: &str, limits: &Limits) -> Result<Box<dyn ImageSource>> {
-    open_with(reference, limits, &registry::RegistryOptions::default())
+    open_with(reference, &OpenOptions { limits: limits.clone(), ..Default::default() })
 }
 
-/// [`open`] with the registry options of the command line.
-pub fn open_with(
-    reference: &str,
-    limits: &Limits,
-    registry_opts: &registry::RegistryOptions,
-) -> Result<Box<dyn ImageSource>> {
+/// [`open`] with the options of the command line; also `-` (stdin), `docker-daemon:`,
+/// `docker:`, `podman:`, `registry:` and `oci-dir:` (docs/sources.md).
+pub fn open_with(reference: &str, o: &OpenOptions) -> Result<Box<dyn ImageSource>> {
+    let limits = &o.limits;
+    let registry_opts = &o.registry;
     let fail = |m: String| Error::reference(reference, m);
-    if let Some(rest) = reference.strip_prefix("oci:") {
+    if reference == "-" {
+        let stream = stream::StreamSource::read(reference, "stdin", std::io::stdin(), None, limits, &o.progress)?;
+        return Ok(boxed(stream));
+    }
+    if let Some(name) = reference
+        .strip_prefix("docker-daemon:")
+        .or_else(|| reference.strip_prefix("docker:").filter(|r| !r.starts_with("//")))
+    {
+        return from_daemon(reference, daemon::Engine::Docker, name, o);
+    }
+    if let Some(name) = reference.strip_prefix("podman:") {
+        return from_daemon(reference, daemon::Engine::Podman, name, o);
+    }
+    if let Some(name) = reference.strip_prefix("registry:") {
+        return registry::RegistrySource::open(reference, name, limits, registry_opts).map(boxed);
+    }
+    if let Some(rest) = reference.strip_prefix("oci:").or_else(|| reference.strip_prefix("oci-dir:")) {
         let (dir, tag) = split_tag(rest);
         return layout::OciLayout::dir(reference, Path::new(dir), tag, limits).map(boxed);
     }
@@ -73,6 +129,11 @@ pub fn open_with(
     }
     if let Some(name) = reference.strip_prefix("docker://") {
         return registry::RegistrySource::open(reference, name, limits, registry_opts).map(boxed);
+    }
+    if let Some((scheme, _)) = reference.split_once(':') {
+        if UNSUPPORTED.contains(&scheme) {
+            return Err(fail(format!("the {scheme}: transport is not supported; use one of: {SCHEMES}")));
+        }
     }
     let path = Path::new(reference);
     if path.is_dir() {
@@ -88,9 +149,54 @@ pub fn open_with(
         return Err(fail("not a regular file or directory".into()));
     }
     if registry::reference::looks_like_reference(reference) {
-        return registry::RegistrySource::open(reference, reference, limits, registry_opts).map(boxed);
+        return bare_name(reference, o);
     }
     Err(fail("no such file or directory".into()))
+}
+
+/// A bare name: the store `--source` names, or the Docker daemon when it answers and has the
+/// image, else the registry. Says which on the progress channel (stderr).
+fn bare_name(reference: &str, o: &OpenOptions) -> Result<Box<dyn ImageSource>> {
+    let engine = match o.prefer {
+        Prefer::Registry => None,
+        Prefer::Docker => Some(daemon::Engine::Docker),
+        Prefer::Podman => Some(daemon::Engine::Podman),
+        Prefer::Auto => {
+            let found = daemon::Endpoint::find(daemon::Engine::Docker)
+                .ok()
+                .filter(daemon::Endpoint::plausible)
+                .and_then(|e| daemon::Daemon::connect(e).ok())
+                .filter(|d| d.has_image(reference) == Ok(true));
+            if let Some(d) = found {
+                o.progress.note(&format!("{reference}: read from the Docker daemon at {}", d.endpoint.shown));
+                return from_connected(reference, d, reference, o);
+            }
+            o.progress.note(&format!("{reference}: not in a local Docker daemon; read from the registry"));
+            None
+        }
+    };
+    match engine {
+        Some(engine) => from_daemon(reference, engine, reference, o),
+        None => registry::RegistrySource::open(reference, reference, &o.limits, &o.registry).map(boxed),
+    }
+}
+
+fn from_daemon(reference: &str, engine: daemon::Engine, name: &str, o: &OpenOptions) -> Result<Box<dyn ImageSource>> {
+    let fail = |m: String| Error::reference(reference, m);
+    if name.is_empty() {
+        return Err(fail(format!("no image named after {}:", engine.name().to_lowercase())));
+    }
+    let endpoint = daemon::Endpoint::find(engine).map_err(fail)?;
+    let d = daemon::Daemon::connect(endpoint).map_err(fail)?;
+    from_connected(reference, d, name, o)
+}
+
+fn from_connected(reference: &str, d: daemon::Daemon, name: &str, o: &OpenOptions) -> Result<Box<dyn ImageSource>> {
+    let fail = |m: String| Error::reference(reference, m);
+    let origin = format!("the {} daemon at {}", d.endpoint.engine.name(), d.endpoint.shown);
+    let export = d.export(name).map_err(fail)?;
+    let stream = stream::StreamSource::read(reference, &origin, export, None, &o.limits, &o.progress)?;
+    Ok(boxed(stream))
 }
 
 fn boxed<S: ImageSource + 'static>(s: S) -> Box<dyn ImageSource> {

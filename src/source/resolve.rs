@@ -24,14 +24,7 @@ pub struct Target {
     pub layers: Vec<LayerRef>,
 }
 
-/// A layer of a target: its descriptor and the diff_id the config expects for it.
-#[derive(Debug, Clone)]
-pub struct LayerRef {
-    pub descriptor: Descriptor,
-    pub diff_id: Option<String>,
-    /// True when the source made the descriptor up (only size and diff_id can be checked).
-    pub synthesized: bool,
-}
+pub use crate::oci::LayerRef;
 
 /// Everything the walk found: targets, what it skipped, and what failed.
 #[derive(Debug, Default)]

@@ -12,6 +12,7 @@ mod fixtures;
 mod hostile;
 mod layering;
 mod lifecycle;
+mod local;
 mod memory;
 mod registry;
 mod schema;

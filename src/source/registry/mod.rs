@@ -23,12 +23,13 @@ pub mod reference;
 mod token;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest as _, Sha256, Sha512};
 
+use super::channel::ChannelReader;
 use super::{ImageSource, Roots};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -250,35 +251,6 @@ impl AsRef<[u8]> for ArcBytes {
     }
 }
 
-/// The scanner's side of a blob download: blocks on the channel; aborts the download when
-/// dropped (a layer given up on stops transferring).
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<io::Result<bytes::Bytes>>,
-    current: bytes::Bytes,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
-impl Drop for ChannelReader {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl ImageSource for RegistrySource {
     fn reference(&self) -> &str {
         &self.reference
@@ -326,7 +298,7 @@ impl ImageSource for RegistrySource {
         let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CHUNKS);
         let urls = d.urls().clone().unwrap_or_default();
         let task = self.client.session().runtime.spawn(self.client.clone().stream_blob(digest, d.size(), urls, tx));
-        Ok(Box::new(ChannelReader { rx, current: bytes::Bytes::new(), task }))
+        Ok(Box::new(ChannelReader::new(rx, task)))
     }
 
     fn registry_facts(&self) -> Option<RegistryFacts> {
