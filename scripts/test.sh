@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
 # and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
-# docker.io (tests/local.rs starts a private dockerd and reads images from its store).
-packages=(binutils docker-registry skopeo docker.io)
+# docker.io and openssl (tests/local.rs starts a private dockerd, on a unix socket and on TCP
+# with TLS client certificates, and reads images from its store).
+packages=(binutils docker-registry skopeo docker.io openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

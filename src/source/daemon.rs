@@ -183,7 +183,7 @@ impl Daemon {
             cause = s.to_string();
             src = s.source();
         }
-        format!("no {} daemon answers at {} ({cause})", self.endpoint.engine.name(), self.endpoint.shown)
+        format!("cannot reach the {} daemon at {} ({cause})", self.endpoint.engine.name(), self.endpoint.shown)
     }
 
     /// Whether the engine has the image; an `Err` when it cannot be asked.

@@ -94,6 +94,26 @@ fn daemon_and_stdin_give_the_layouts_report() {
         assert!(out.status.success(), "docker save {name} | scan -: {}", stderr(&out));
         assert_eq!(normalized(json.unwrap()), want, "docker save {name} | scan - differs");
     }
+    // DOCKER_HOST over TCP with TLS and client certificates: the same report; a CA that did
+    // not sign the daemon's certificate is refused.
+    let tcp = format!("tcp://127.0.0.1:{}", d.tls_port);
+    let certs = d.certs().display().to_string();
+    let tls_env = [("DOCKER_HOST", tcp.as_str()), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", certs.as_str())];
+    let (out, json) = scan_json("docker-daemon:musl", &tls_env, None);
+    assert!(out.status.success(), "over TLS: {}", stderr(&out));
+    assert_eq!(normalized(json.unwrap()), layout_report("musl"), "over TLS");
+    let other = d.dir.path().join("other-ca");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(d.certs().join(f), other.join(f)).unwrap();
+    }
+    // The daemon's own certificate as the only trust anchor: it did not issue itself.
+    std::fs::copy(d.certs().join("server-cert.pem"), other.join("ca.pem")).unwrap();
+    let other = other.display().to_string();
+    let bad_env = [("DOCKER_HOST", tcp.as_str()), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", other.as_str())];
+    let (out, _) = scan_json("docker-daemon:musl", &bad_env, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("cannot reach the Docker daemon at {tcp}")), "{}", stderr(&out));
     // `--source docker` forces the daemon for a bare name; the daemon lacking it is an error.
     let mut c = layerscope();
     let out =
@@ -133,18 +153,18 @@ fn no_daemon_is_a_clear_error() {
     for reference in ["docker-daemon:alpine", "docker:alpine"] {
         let (out, _) = scan_json(reference, &[("DOCKER_HOST", &host)], None);
         assert_eq!(out.status.code(), Some(2), "{reference}");
-        assert!(stderr(&out).contains(&format!("no Docker daemon answers at {host}")), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("cannot reach the Docker daemon at {host}")), "{}", stderr(&out));
     }
     let (out, _) = scan_json("docker-daemon:alpine", &[("DOCKER_HOST", "tcp://127.0.0.1:9")], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no Docker daemon answers at tcp://127.0.0.1:9"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach the Docker daemon at tcp://127.0.0.1:9"), "{}", stderr(&out));
     let (out, _) = scan_json("docker-daemon:alpine", &[("DOCKER_HOST", "ssh://me@host")], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("only unix:// and tcp://"), "{}", stderr(&out));
     let runtime = dir.path().display().to_string();
     let (out, _) = scan_json("podman:alpine", &[("XDG_RUNTIME_DIR", &runtime)], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no podman daemon answers at unix:///run/podman/podman.sock"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach the podman daemon at unix:///run/podman/podman.sock"), "{}", stderr(&out));
 }
 
 #[test]

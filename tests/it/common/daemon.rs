@@ -10,6 +10,69 @@ use std::time::{Duration, Instant};
 pub struct Dockerd {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// Also listening on 127.0.0.1:`tls_port` with TLS and client certificates (openssl-made,
+    /// in `certs()`: ca.pem, cert.pem, key.pem, as `DOCKER_CERT_PATH` holds them).
+    pub tls_port: u16,
+}
+
+/// Runs openssl in `dir`, failing loudly.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client key pair.
+fn make_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    let req = |key: &str, csr: &str, cn: &str| {
+        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", cn]);
+    };
+    let sign = |csr: &str, out: &str, ext: &str| {
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                out,
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+            ],
+        );
+    };
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=layerscope-test-ca",
+        ],
+    );
+    req("server-key.pem", "server.csr", "/CN=127.0.0.1");
+    sign("server.csr", "server-cert.pem", "server.ext");
+    req("key.pem", "client.csr", "/CN=client");
+    sign("client.csr", "cert.pem", "client.ext");
 }
 
 impl Dockerd {
@@ -18,18 +81,26 @@ impl Dockerd {
         let dir = tempfile::Builder::new().prefix("ls-dockerd").tempdir_in("/tmp").unwrap();
         let d = dir.path();
         let log = std::fs::File::create(d.join("log")).unwrap();
+        let certs = d.join("certs");
+        make_certs(&certs);
+        let tls_port = super::registry::free_port();
         let child = Command::new("dockerd")
             .args(["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"])
             .arg(format!("--data-root={}", d.join("data").display()))
             .arg(format!("--exec-root={}", d.join("exec").display()))
             .arg(format!("--pidfile={}", d.join("pid").display()))
             .arg(format!("--host=unix://{}", d.join("docker.sock").display()))
+            .arg(format!("--host=tcp://127.0.0.1:{tls_port}"))
+            .arg("--tlsverify")
+            .arg(format!("--tlscacert={}", certs.join("ca.pem").display()))
+            .arg(format!("--tlscert={}", certs.join("server-cert.pem").display()))
+            .arg(format!("--tlskey={}", certs.join("server-key.pem").display()))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
             .expect("dockerd must be installed (scripts/test.sh installs the Debian package docker.io)");
-        let daemon = Dockerd { child, dir };
+        let daemon = Dockerd { child, dir, tls_port };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ok = daemon.docker().arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -44,6 +115,10 @@ impl Dockerd {
 
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
+    }
+
+    pub fn certs(&self) -> PathBuf {
+        self.dir.path().join("certs")
     }
 
     pub fn socket(&self) -> PathBuf {
