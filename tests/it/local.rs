@@ -164,7 +164,11 @@ fn no_daemon_is_a_clear_error() {
     let runtime = dir.path().display().to_string();
     let (out, _) = scan_json("podman:alpine", &[("XDG_RUNTIME_DIR", &runtime)], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot reach the podman daemon at unix:///run/podman/podman.sock"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach the podman daemon at unix:///run/podman/podman.sock"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
