@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
 # and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
 # docker.io and openssl (tests/local.rs starts a private dockerd, on a unix socket and on TCP
-# with TLS client certificates, and reads images from its store).
-packages=(binutils docker-registry skopeo docker.io openssl)
+# with TLS client certificates, and a podman API service, and reads images from their stores).
+packages=(binutils docker-registry skopeo docker.io openssl podman)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
 //! Images in a local engine's store, read through the Docker Engine API: `GET
 //! /images/{name}/get` answers a `docker save` stream, read by [`super::stream`]. Docker is
 //! found through `DOCKER_HOST` (`unix://`, or `tcp://` with `DOCKER_TLS_VERIFY` and
-//! `DOCKER_CERT_PATH`), else `/var/run/docker.sock`; podman through its compatible socket
+//! `DOCKER_CERT_PATH`), else `/var/run/docker.sock`; podman through its Docker-compatible API service
 //! (`$XDG_RUNTIME_DIR/podman/podman.sock`, else `/run/podman/podman.sock`). See
 //! docs/sources.md.
 

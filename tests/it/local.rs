@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::common::daemon::Dockerd;
+use crate::common::daemon::{Dockerd, Podman};
 use crate::common::testdata;
 
 const NOW: &str = "2026-01-01";
@@ -143,6 +143,29 @@ fn daemon_and_stdin_give_the_layouts_report() {
     let cmp: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cmp["images"][0]["reference"], "docker-daemon:musl", "{cmp}");
     assert_eq!(cmp["comparisons"][0]["differences"], 0, "{cmp}");
+}
+
+#[test]
+fn podman_gives_the_layouts_report() {
+    let p = Podman::start();
+    p.load(&testdata("images/static.docker-legacy.tar"));
+    let runtime = p.runtime_dir();
+    let env = [("XDG_RUNTIME_DIR", runtime.as_str())];
+    let want = layout_report("static");
+    let (out, json) = scan_json("podman:static", &env, None);
+    assert!(out.status.success(), "podman:static: {}", stderr(&out));
+    assert_eq!(normalized(json.unwrap()), want, "podman:static differs from the OCI layout's report");
+    let mut c = layerscope();
+    let out = c
+        .args(["scan", "--source", "podman", "static", "--format", "json", "--now", NOW])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "--source podman: {}", stderr(&out));
+    assert_eq!(normalized(serde_json::from_slice(&out.stdout).unwrap()), want);
+    let (out, _) = scan_json("podman:absent", &env, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("has no image \"absent\""), "{}", stderr(&out));
 }
 
 #[test]

@@ -157,3 +157,68 @@ impl Drop for Dockerd {
         let _ = self.child.wait();
     }
 }
+
+/// A real podman API service (`podman system service`, Debian's `podman`) with its own storage
+/// (vfs) under a temporary directory, its socket where podman's rootless socket lives
+/// (`$XDG_RUNTIME_DIR/podman/podman.sock`), stopped on drop.
+pub struct Podman {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Podman {
+    pub fn start() -> Podman {
+        let dir = tempfile::Builder::new().prefix("ls-podman").tempdir_in("/tmp").unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("xdg/podman")).unwrap();
+        std::fs::write(
+            d.join("storage.conf"),
+            format!("[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n", d.display()),
+        )
+        .unwrap();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let socket = d.join("xdg/podman/podman.sock");
+        let child = Podman::cmd(d)
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("podman must be installed (scripts/test.sh installs the Debian package podman)");
+        let p = Podman { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "podman service did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        p
+    }
+
+    fn cmd(d: &Path) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
+            .arg(format!("--root={}", d.join("graph").display()))
+            .arg(format!("--runroot={}", d.join("run").display()))
+            .arg("--storage-driver=vfs");
+        c
+    }
+
+    /// `podman load -i FILE`.
+    pub fn load(&self, file: &Path) {
+        let out = Podman::cmd(self.dir.path()).arg("load").arg("-i").arg(file).output().unwrap();
+        assert!(out.status.success(), "podman load {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// What `XDG_RUNTIME_DIR` must be for podman's socket to be found.
+    pub fn runtime_dir(&self) -> String {
+        self.dir.path().join("xdg").display().to_string()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
