@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
 # and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
 # docker.io and openssl (tests/local.rs starts a private dockerd, on a unix socket and on TCP
-# with TLS client certificates, and a podman API service, and reads images from their stores).
-packages=(binutils docker-registry skopeo docker.io openssl podman)
+# with TLS client certificates, and a podman API service, and reads images from their stores);
+# libisal-dev (the opt-in `isal` gzip decoder's tests, run by .ci/run).
+packages=(binutils docker-registry skopeo docker.io openssl podman libisal-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

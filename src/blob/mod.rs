@@ -1,6 +1,8 @@
 //! Blob streams: size-capped, digest-verifying readers and decompression chosen by media type
 //! with magic-byte sniffing.
 
+#[cfg(feature = "isal")]
+mod isal;
 mod pipe;
 
 pub use pipe::pipelined;
@@ -304,6 +306,9 @@ pub fn decompress<'a, R: BufRead + Send + 'a>(
         None => Some(format!("media type {media_type:?} is not a known layer type; bytes sniffed as {found:?}")),
     };
     let reader: Box<dyn Read + Send + 'a> = match found {
+        #[cfg(feature = "isal")]
+        Compression::Gzip => Box::new(isal::IsalGzip::new(raw)),
+        #[cfg(not(feature = "isal"))]
         Compression::Gzip => Box::new(GzipMembers::new(raw)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
         Compression::None => Box::new(raw),

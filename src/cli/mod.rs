@@ -32,7 +32,7 @@ struct Build {
     version: &'static str,
     commit: &'static str,
     target: &'static str,
-    /// The gzip decoder built in: zlib-rs (default) or zlib-ng.
+    /// The gzip decoder built in: zlib-rs (default), zlib-ng or isa-l.
     gzip: &'static str,
     lifecycle_table: &'static str,
 }
@@ -42,7 +42,13 @@ fn build() -> Build {
         version: env!("CARGO_PKG_VERSION"),
         commit: env!("LAYERSCOPE_COMMIT"),
         target: env!("LAYERSCOPE_TARGET"),
-        gzip: if cfg!(feature = "zlib-ng") { "zlib-ng" } else { "zlib-rs" },
+        gzip: if cfg!(feature = "isal") {
+            "isa-l"
+        } else if cfg!(feature = "zlib-ng") {
+            "zlib-ng"
+        } else {
+            "zlib-rs"
+        },
         lifecycle_table: layerscope::detect::lifecycle::TABLE_DATE,
     }
 }
