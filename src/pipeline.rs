@@ -303,7 +303,6 @@ fn platform_report(
         .filter(|h| !h.empty_layer().unwrap_or(false))
         .collect();
     let steps_line_up = steps.len() == t.layers.len();
-    let lost = fs.lost_bytes();
     for (i, (l, delta)) in t.layers.iter().zip(&layers).enumerate() {
         let ch = fs.changes.get(i).cloned().unwrap_or_default();
         let step = steps.get(i).filter(|_| steps_line_up);
@@ -317,7 +316,8 @@ fn platform_report(
             files_deleted: ch.deleted,
             created_by: step.and_then(|h| h.created_by().clone()),
             comment: step.and_then(|h| h.comment().clone()),
-            lost_bytes: lost.get(i).copied().unwrap_or(0),
+            // Filled in by the bloat detector, in its one walk over the history.
+            lost_bytes: 0,
         });
         r.diagnostics.extend(delta.diagnostics.iter().cloned());
     }

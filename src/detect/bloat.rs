@@ -107,11 +107,11 @@ const DELETED_LATER_BYTES: u64 = 1_000_000;
 /// `BLOAT-DELETED-LATER`: per layer, the content of earlier layers it deleted or overwrote (the
 /// copy visible until then); over the threshold, a finding that blames the earlier layer that
 /// wrote most of it, since deleting in a later layer saves nothing.
-fn deleted_later(cx: &Context, r: &mut PlatformReport) {
+fn deleted_later(cx: &Context, r: &mut PlatformReport, losses: Vec<Loss>) {
     let threshold = cx.policy.deleted_later_bytes.unwrap_or(DELETED_LATER_BYTES);
     // Per remover layer: bytes, bytes per earlier layer, (size, path) removed.
     let mut by: BTreeMap<usize, Removed> = BTreeMap::new();
-    for (path, earlier, layer, size) in cx.fs.losses().filter(|&(_, w, l, s)| w < l && s > 0) {
+    for (path, earlier, layer, size) in losses {
         let entry = by.entry(layer).or_default();
         entry.0 = entry.0.saturating_add(size);
         *entry.1.entry(earlier).or_default() += size;
@@ -201,8 +201,12 @@ fn remedy(id: &str, paths: &[&str]) -> String {
 /// The files to reclaim listed in the report.
 const RECLAIMABLE_FILES: usize = 100;
 
+/// A copy of a file that stopped being visible: (path, layer that wrote it, layer that
+/// overwrote or deleted it, its bytes), as [`MergedFs::losses`] gives them.
+type Loss<'a> = (&'a str, usize, usize, u64);
+
 /// What the per-path history adds up to.
-struct Waste {
+struct Waste<'a> {
     min_sum: u64,
     all_sum: u64,
     deleted: u64,
@@ -210,10 +214,17 @@ struct Waste {
     /// The biggest per-file parts of the reclaimable bytes, and how many files have one.
     files: Vec<ReclaimableFile>,
     files_total: u64,
+    /// Per layer, the bytes it wrote that a later layer overwrote or deleted.
+    lost_bytes: Vec<u64>,
+    /// The losses of content a later layer removed (for `BLOAT-DELETED-LATER`).
+    losses: Vec<Loss<'a>>,
 }
 
-/// dive's per-file formula over the per-path history, and the files it blames.
-fn waste(fs: &MergedFs) -> Waste {
+/// dive's per-file formula over the per-path history, the files it blames, and what each
+/// layer lost to later ones: one walk over the history.
+fn waste(fs: &MergedFs) -> Waste<'_> {
+    let mut lost_bytes = vec![0u64; fs.changes.len()];
+    let mut losses: Vec<Loss> = Vec::new();
     let (mut min_sum, mut all_sum, mut deleted) = (0u64, 0u64, 0u64);
     let mut rewrites = Rewrites::default();
     let mut rewritten = Vec::new();
@@ -223,7 +234,20 @@ fn waste(fs: &MergedFs) -> Waste {
         let mut min = u64::MAX;
         let mut all = 0u64;
         let mut last: Option<(u64, u64)> = None;
-        for (_, e) in events {
+        // The copy visible until this event: (layer that wrote it, its bytes).
+        let mut visible: Option<(usize, u64)> = None;
+        for (layer, e) in events {
+            if let Some((writer, bytes)) = visible.take() {
+                if let Some(x) = lost_bytes.get_mut(writer) {
+                    *x = x.saturating_add(bytes);
+                }
+                if writer < *layer && bytes > 0 {
+                    losses.push((path, writer, *layer, bytes));
+                }
+            }
+            if let Event::Written { size, .. } = e {
+                visible = Some((*layer, *size));
+            }
             match *e {
                 Event::Written { size, hash } => {
                     all = all.saturating_add(size);
@@ -268,7 +292,7 @@ fn waste(fs: &MergedFs) -> Waste {
             },
         })
         .collect();
-    Waste { min_sum, all_sum, deleted, rewrites, files, files_total }
+    Waste { min_sum, all_sum, deleted, rewrites, files, files_total, lost_bytes, losses }
 }
 
 /// Where the base image ends: annotations, else the history's base CMD entry, else layer 0.
@@ -311,7 +335,11 @@ impl Detector for BloatDetector {
     }
 
     fn run(&self, cx: &Context, r: &mut PlatformReport) {
-        let Waste { min_sum, all_sum, deleted, rewrites, files: reclaimable_files, files_total } = waste(cx.fs);
+        let Waste { min_sum, all_sum, deleted, rewrites, files: reclaimable_files, files_total, lost_bytes, losses } =
+            waste(cx.fs);
+        for (l, lost) in r.layers.iter_mut().zip(lost_bytes) {
+            l.lost_bytes = lost;
+        }
         let efficiency = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
 
         // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
@@ -419,7 +447,7 @@ impl Detector for BloatDetector {
             }
         }
 
-        deleted_later(cx, r);
+        deleted_later(cx, r, losses);
 
         let base = base_boundary(cx, r.layers.len());
         let user_bytes = r.layers.iter().skip(base.layers).map(|l| l.uncompressed_bytes).fold(0, u64::saturating_add);
