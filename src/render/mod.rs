@@ -1,6 +1,7 @@
 //! Output formats: one file per format, each turning an [`ImageReport`] into bytes.
 
 pub mod compare;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod sarif;
@@ -8,6 +9,7 @@ pub mod text;
 
 use std::io::{self, Write};
 
+use crate::detect::usage::Usage;
 use crate::report::ImageReport;
 
 /// The formats `--format` accepts.
@@ -17,6 +19,8 @@ pub enum Format {
     Json,
     Sarif,
     Markdown,
+    /// One self-contained page (docs/html.md).
+    Html,
 }
 
 /// Options that change how a report is written.
@@ -39,6 +43,31 @@ pub enum Scanned {
 /// gives the failures their place (`{reference, error}`); the other formats show the reports
 /// (failures are on stderr).
 pub fn render(scanned: &[Scanned], format: Format, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    render_with_usage(scanned, &[], format, opts, out)
+}
+
+/// [`render`], with the treemap data of each image's platforms for HTML (`usage[i]` for
+/// `scanned[i]`, in the order of its platforms; a page without it has no treemaps).
+pub fn render_with_usage(
+    scanned: &[Scanned],
+    usage: &[Vec<Usage>],
+    format: Format,
+    opts: RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if format == Format::Html {
+        let pages: Vec<html::scan::Page> = scanned
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match s {
+                Scanned::Report(r) => {
+                    html::scan::Page::Image { report: r, usage: usage.get(i).map(Vec::as_slice).unwrap_or(&[]) }
+                }
+                Scanned::Failed { reference, error } => html::scan::Page::Failed { reference, error },
+            })
+            .collect();
+        return html::scan::render(&pages, out);
+    }
     let reports: Vec<ImageReport> = scanned
         .iter()
         .filter_map(|s| match s {
@@ -51,5 +80,6 @@ pub fn render(scanned: &[Scanned], format: Format, opts: RenderOptions, out: &mu
         Format::Json => json::render(scanned, out),
         Format::Sarif => sarif::render(&reports, out),
         Format::Markdown => markdown::render(&reports, out),
+        Format::Html => Ok(()),
     }
 }
