@@ -329,3 +329,52 @@ fn a_page_of_a_50_000_file_image_is_bounded() {
         + nodes.iter().map(|n| n[5].as_u64().unwrap()).sum::<u64>();
     assert_eq!(total, nodes[0][3].as_u64().unwrap());
 }
+
+#[test]
+fn compare_page_puts_the_treemaps_side_by_side_on_one_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = testdata("images/multiarch-drift/oci").display().to_string();
+    let page = dir.path().join("compare.html");
+    let json = dir.path().join("compare.json");
+    layerscope(&[
+        "compare",
+        "-q",
+        &image,
+        "-o",
+        &format!("html={}", page.display()),
+        "-o",
+        &format!("json={}", json.display()),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let dom = dom(&page);
+    self_contained(&html, &dom, &[]);
+    let sides = report["sides"].as_array().unwrap();
+    assert_eq!(sides.len(), 2);
+    // One treemap per side, each drawn; the top level of each adds up to the side's bytes.
+    let boxes: Vec<_> = elements(&dom, "div").into_iter().filter(|d| d.contains_key("data-treemap")).collect();
+    assert_eq!(boxes.len(), 2);
+    assert!(boxes.iter().all(|b| b["class"] == "treemap"));
+    // Split the DOM at the second treemap: each side's rects.
+    let second = dom.find(r#"data-treemap="s1""#).unwrap();
+    let (left, right) = (rects(&dom[..second]), rects(&dom[second..]));
+    let mut per_byte = Vec::new();
+    for (side, r) in sides.iter().zip([left, right]) {
+        let top: Vec<_> = r.iter().filter(|x| !x.0.contains('/')).collect();
+        assert!(!top.is_empty());
+        let bytes: u64 = top.iter().map(|x| x.1).sum();
+        assert_eq!(bytes, side["bytes"].as_u64().unwrap(), "{}", side["label"]);
+        per_byte.push(top.iter().map(|x| x.3).sum::<f64>() / bytes as f64);
+    }
+    let ratio = per_byte[0] / per_byte[1];
+    assert!((ratio - 1.0).abs() < 0.05, "area per byte differs between the sides: {per_byte:?}");
+    // The facts table marks what differs; the differences are listed.
+    let rows: Vec<_> = elements(&dom, "tr").into_iter().filter(|r| r.contains_key("data-row")).collect();
+    assert!(rows.iter().any(|r| r["data-row"] == "files" && r["class"] == "differs"));
+    assert!(rows.iter().any(|r| r["data-row"] == "libc" && r["class"].is_empty()));
+    let c = &report["comparisons"][0];
+    assert!(c["differences"].as_u64().unwrap() > 0);
+    for e in c["files"]["only_right"].as_array().unwrap() {
+        assert!(dom.contains(&e["path"].as_str().unwrap().to_string()), "{e} not listed");
+    }
+}

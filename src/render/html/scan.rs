@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{page, text, write_bounded, MAX_BINARIES, MAX_FINDINGS, MAX_LABELS, MAX_LAYERS, MAX_PATHS};
 use crate::detect::usage::Usage;
 use crate::findings::Finding;
-use crate::report::{ImageReport, PlatformReport};
+use crate::report::{ImageReport, LayerSummary, PlatformReport};
 
 /// One image as the page shows it: its report and each platform's [`Usage`] (in the order of
 /// `report.platforms`), or why it could not be read.
@@ -239,12 +239,11 @@ fn platform(i: usize, j: usize, p: &PlatformReport) -> PlatformView {
 }
 
 /// The treemap data of a platform, folded to `nodes`.
-pub(super) fn treemap(id: String, p: &PlatformReport, usage: &Usage, nodes: usize) -> TreemapData {
+pub(super) fn treemap_of(id: String, layers: &[LayerSummary], usage: &Usage, nodes: usize) -> TreemapData {
     TreemapData {
         id,
         usage: usage.folded(nodes),
-        layers: p
-            .layers
+        layers: layers
             .iter()
             .map(|l| (short(&l.digest), l.created_by.as_deref().map(|c| crate::units::clip(c, 300))))
             .collect(),
@@ -284,7 +283,7 @@ pub fn render(images: &[Page], out: &mut dyn Write) -> io::Result<()> {
         for (i, img) in images.iter().enumerate() {
             if let Page::Image { report, usage } = img {
                 for (j, (p, u)) in report.platforms.iter().zip(usage.iter()).enumerate() {
-                    data.push(treemap(format!("i{i}p{j}"), p, u, each));
+                    data.push(treemap_of(format!("i{i}p{j}"), &p.layers, u, each));
                 }
             }
         }
