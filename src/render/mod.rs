@@ -19,7 +19,7 @@ pub enum Format {
     Json,
     Sarif,
     Markdown,
-    /// One self-contained page (docs/html.md).
+    // One self-contained page (docs/html.md).
     Html,
 }
 

@@ -18,10 +18,14 @@ fn layerscope(args: &[&str]) -> Output {
 }
 
 fn chromium(args: &[&str], page: &Path) -> Output {
+    chromium_at(args, &format!("file://{}", page.display()))
+}
+
+fn chromium_at(args: &[&str], url: &str) -> Output {
     let out = Command::new("chromium")
         .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"])
         .args(args)
-        .arg(format!("file://{}", page.display()))
+        .arg(url)
         .output()
         .expect("chromium (Debian package chromium, installed by scripts/test.sh)");
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -377,4 +381,88 @@ fn compare_page_puts_the_treemaps_side_by_side_on_one_scale() {
     for e in c["files"]["only_right"].as_array().unwrap() {
         assert!(dom.contains(&e["path"].as_str().unwrap().to_string()), "{e} not listed");
     }
+}
+
+#[test]
+fn summary_page_is_a_fleet_dashboard() {
+    use layerscope::batch::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.db");
+    let store = Store::open(&db).unwrap();
+    let registry = "mirror.example:5000";
+    let hostile_repo = format!("evil{HOSTILE}");
+    for (repo, tag, fixture) in [
+        ("apps/bloat", "1.0", "bloat"),
+        ("apps/broken", "v1", "broken-entrypoint"),
+        (hostile_repo.as_str(), "{{ 7*7 }}", "musl"),
+        ("apps/static", "latest", "static"),
+    ] {
+        let r = crate::common::scan(&testdata(&format!("images/{fixture}/oci")).display().to_string());
+        let digest = r.digest.clone().unwrap();
+        store.put_repository(registry, repo, None).unwrap();
+        store.put_tag(registry, repo, tag, Some(&digest), None).unwrap();
+        store.put_report(registry, repo, &digest, &r).unwrap();
+    }
+    store.put_repository(registry, "apps/gone", Some("name unknown")).unwrap();
+    drop(store);
+    let page = dir.path().join("fleet.html");
+    let out = layerscope(&["summary", &db.display().to_string(), "-o", &format!("html={}", page.display())]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = layerscope(&["summary", &db.display().to_string(), "--format", "json"]);
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(lines.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 5);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let dom =
+        String::from_utf8(chromium_at(&["--dump-dom"], &format!("file://{}#sort=-reclaimable", page.display())).stdout)
+            .unwrap();
+    self_contained(&html, &dom, &[]);
+    assert!(elements(&dom, "img").is_empty() && !dom.contains("<img"), "an <img> got into the page");
+    assert!(dom.contains("{{ 7*7 }}"));
+
+    // One row per tag, in the order asked for by the address (most reclaimable first).
+    let trs = elements(&dom, "tr");
+    let table: Vec<_> = trs.iter().filter(|r| r.get("class").is_some_and(|c| c.starts_with("image-row"))).collect();
+    assert_eq!(table.len(), rows.len());
+    let mut by_reclaimable: Vec<&serde_json::Value> = rows.iter().collect();
+    by_reclaimable.sort_by_key(|r| std::cmp::Reverse(r["reclaimable_bytes"].as_u64().unwrap()));
+    let first = by_reclaimable[0];
+    assert!(first["reclaimable_bytes"].as_u64().unwrap() > by_reclaimable[1]["reclaimable_bytes"].as_u64().unwrap());
+    let name = |r: &serde_json::Value| {
+        format!(
+            "{}/{}:{}",
+            r["registry"].as_str().unwrap(),
+            r["repository"].as_str().unwrap(),
+            r["tag"].as_str().unwrap_or("-")
+        )
+    };
+    assert_eq!(table[0]["data-image"], name(first), "not sorted by reclaimable bytes");
+    assert!(table
+        .iter()
+        .any(|r| r["data-image"] == name(rows.iter().find(|r| r["repository"] == hostile_repo.as_str()).unwrap())));
+
+    // Counts by libc, each the number of scanned tags with that value.
+    let mut libc: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r["status"] == "ok") {
+        for v in r["libc"].as_array().unwrap() {
+            *libc.entry(v.as_str().unwrap().to_string()).or_default() += 1;
+        }
+    }
+    assert!(libc.len() >= 2, "{libc:?}");
+    let libc_rows = dom[dom.find("by-libc").unwrap()..dom.find("by-distroless").unwrap()].to_string();
+    for (value, n) in &libc {
+        let row = elements(&libc_rows, "tr")
+            .into_iter()
+            .find(|r| r.get("data-value") == Some(value))
+            .unwrap_or_else(|| panic!("no libc row {value}"));
+        assert_eq!(row["data-count"], n.to_string(), "{value}");
+    }
+    // The image that cannot start is listed as such, and the count of images with high findings.
+    let broken = rows.iter().find(|r| r["repository"] == "apps/broken").unwrap();
+    assert!(!broken["cannot_start"].as_array().unwrap().is_empty(), "{broken}");
+    let cannot = &dom[dom.find(r#"class="cannot-start""#).unwrap()..dom.find(r#"class="reclaimable""#).unwrap()];
+    assert!(cannot.contains("apps/broken") && !cannot.contains("apps/static"));
+    let high: usize = rows.iter().filter(|r| r["high_findings"].as_u64().unwrap() > 0).count();
+    assert!(high > 0);
+    assert!(dom.contains(&format!(r#"data-fact="with high findings"><dt>with high findings</dt><dd>{high}</dd>"#)));
 }

@@ -13,7 +13,7 @@ pub enum Format {
     Text,
     Json,
     Markdown,
-    /// One self-contained page (docs/html.md).
+    // One self-contained page (docs/html.md).
     Html,
 }
 

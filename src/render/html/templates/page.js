@@ -287,29 +287,32 @@
     apply();
   });
 
-  /* Sortable tables: a click on a header sorts by its column (numbers by data-sort). */
+  /* Sortable tables: a click on a header sorts by its column (numbers by data-sort); the
+     page's address can ask for an order: #sort=KEY, or #sort=-KEY for descending. */
+  var wanted = /^#sort=(-?)([a-z-]+)$/.exec(window.location.hash || '');
   document.querySelectorAll('table.sortable').forEach(function (table) {
     var heads = table.querySelectorAll('thead th');
+    function sortBy(th, col, desc) {
+      heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', desc ? 'descending' : 'ascending');
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      function key(r) {
+        var c = r.cells[col];
+        var s = c ? c.getAttribute('data-sort') : null;
+        return s !== null ? Number(s) : (c ? c.textContent.trim().toLowerCase() : '');
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var r = x < y ? -1 : (x > y ? 1 : 0);
+        return desc ? -r : r;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    }
     heads.forEach(function (th, col) {
       th.setAttribute('tabindex', '0');
-      th.addEventListener('click', function () {
-        var desc = th.getAttribute('aria-sort') === 'ascending';
-        heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
-        th.setAttribute('aria-sort', desc ? 'descending' : 'ascending');
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        function key(r) {
-          var c = r.cells[col];
-          var s = c ? c.getAttribute('data-sort') : null;
-          return s !== null ? Number(s) : (c ? c.textContent.trim().toLowerCase() : '');
-        }
-        rows.sort(function (a, b) {
-          var x = key(a), y = key(b);
-          var r = x < y ? -1 : (x > y ? 1 : 0);
-          return desc ? -r : r;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      });
+      th.addEventListener('click', function () { sortBy(th, col, th.getAttribute('aria-sort') === 'ascending'); });
+      if (wanted && th.getAttribute('data-key') === wanted[2]) { sortBy(th, col, wanted[1] === '-'); }
     });
   });
 }());
