@@ -466,3 +466,47 @@ fn summary_page_is_a_fleet_dashboard() {
     assert!(high > 0);
     assert!(dom.contains(&format!(r#"data-fact="with high findings"><dt>with high findings</dt><dd>{high}</dd>"#)));
 }
+
+/// Twelve platforms, each with a hundred labels of 5 000 characters that each take 5 bytes
+/// escaped: shown in full that would be some 30 MB; the page stays at most 5 MB.
+#[test]
+fn any_page_is_at_most_5_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = tar(&[E::Dir("app/"), E::File("app/x", b"hello")]);
+    let value = "&".repeat(5000);
+    let labels: serde_json::Map<String, serde_json::Value> =
+        (0..100).map(|i| (format!("label-{i:03}-{value}"), serde_json::Value::from(value.clone()))).collect();
+    let platforms: [(&'static str, Option<&'static str>); 12] = [
+        ("amd64", None),
+        ("arm64", None),
+        ("386", None),
+        ("ppc64le", None),
+        ("s390x", None),
+        ("riscv64", None),
+        ("mips64le", None),
+        ("mips64", None),
+        ("mipsle", None),
+        ("loong64", None),
+        ("arm", Some("v6")),
+        ("arm", Some("v7")),
+    ];
+    let lay = dir.path().join("labels");
+    let manifests = platforms
+        .iter()
+        .map(|(arch, variant)| {
+            let mut img = Image::new(arch, vec![(layer.clone(), Comp::Gzip)]);
+            img.variant = *variant;
+            img.config = serde_json::json!({ "Labels": labels });
+            crate::common::write_image(&lay, &img)
+        })
+        .collect();
+    crate::common::write_layout(&lay, manifests);
+    let page = dir.path().join("labels.html");
+    let out = layerscope(&["scan", "-q", &format!("oci:{}", lay.display()), "-o", &format!("html={}", page.display())]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() <= 5_000_000, "{} bytes", html.len());
+    assert_eq!(html.matches("<section class=\"platform\"").count(), 12);
+    // Cut, not dropped: every platform still shows labels, and says how many.
+    assert_eq!(html.matches("labels shown.").count(), 12);
+}

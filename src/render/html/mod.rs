@@ -99,17 +99,40 @@ fn page(template: &str, title: &str, context: Value, data: &impl serde::Serializ
     tmpl.render(ctx).map_err(io::Error::other)
 }
 
-/// Writes the page, folding the treemaps (`build` is called with fewer nodes each time) until
-/// it fits in [`MAX_PAGE_BYTES`].
-fn write_bounded(out: &mut dyn Write, mut build: impl FnMut(usize) -> io::Result<String>) -> io::Result<()> {
-    let mut nodes = PAGE_NODES;
-    loop {
-        let html = build(nodes)?;
-        if html.len() <= MAX_PAGE_BYTES || nodes <= 50 {
+/// How much of a report a page shows: at level 0 the constants above; each level halves the
+/// treemap nodes, the rows of every table and the characters of every text.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    level: u32,
+}
+
+/// The last level tried: 78 nodes, tables of 15 rows, texts of 100 characters at most.
+const LAST_LEVEL: u32 = 6;
+
+impl Budget {
+    pub fn nodes(self) -> usize {
+        (PAGE_NODES >> self.level).max(50)
+    }
+    pub fn rows(self, max: usize) -> usize {
+        (max >> self.level).max(10)
+    }
+    /// Text from an image, cut to this level's length (control characters but newline and tab
+    /// dropped).
+    pub fn text(self, s: &str) -> String {
+        clip_keep_lines(s, (TEXT_CHARS >> self.level).max(100))
+    }
+}
+
+/// Writes the page built for the first level whose page fits in [`MAX_PAGE_BYTES`] (the last
+/// level's page when none does).
+fn write_bounded(out: &mut dyn Write, mut build: impl FnMut(Budget) -> io::Result<String>) -> io::Result<()> {
+    for level in 0..=LAST_LEVEL {
+        let html = build(Budget { level })?;
+        if html.len() <= MAX_PAGE_BYTES || level == LAST_LEVEL {
             return out.write_all(html.as_bytes());
         }
-        nodes /= 2;
     }
+    Ok(())
 }
 
 /// At most [`TEXT_CHARS`] characters of text from an image (control characters but newline

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{page, text, write_bounded, MAX_BINARIES, MAX_FINDINGS, MAX_LABELS, MAX_LAYERS, MAX_PATHS};
+use super::{page, text, write_bounded, Budget, MAX_BINARIES, MAX_FINDINGS, MAX_LABELS, MAX_LAYERS, MAX_PATHS};
 use crate::detect::usage::Usage;
 use crate::findings::Finding;
 use crate::report::{ImageReport, LayerSummary, PlatformReport};
@@ -116,20 +116,23 @@ pub(super) struct TreemapData {
     pub layers: Vec<(String, Option<String>)>,
 }
 
-pub(super) fn findings(list: &[Finding]) -> FindingsView {
+pub(super) fn findings(list: &[Finding], b: Budget) -> FindingsView {
     let mut sorted: Vec<&Finding> = list.iter().collect();
     sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    FindingsView { rows: sorted.into_iter().take(MAX_FINDINGS).map(finding).collect(), total: list.len() }
+    FindingsView {
+        rows: sorted.into_iter().take(b.rows(MAX_FINDINGS)).map(|f| finding(f, b)).collect(),
+        total: list.len(),
+    }
 }
 
-fn finding(f: &Finding) -> FindingRow {
+fn finding(f: &Finding, b: Budget) -> FindingRow {
     FindingRow {
         severity: f.severity.to_string(),
-        id: text(&f.id),
-        message: text(&f.message),
-        paths: f.paths.iter().take(MAX_PATHS).map(|p| text(p)).collect(),
-        more_paths: f.paths.len().saturating_sub(MAX_PATHS),
-        fix: f.fix.as_deref().map(text),
+        id: b.text(&f.id),
+        message: b.text(&f.message),
+        paths: f.paths.iter().take(b.rows(MAX_PATHS)).map(|p| b.text(p)).collect(),
+        more_paths: f.paths.len().saturating_sub(b.rows(MAX_PATHS)),
+        fix: f.fix.as_deref().map(|s| b.text(s)),
         layer: f.layer,
     }
 }
@@ -139,14 +142,14 @@ fn short(digest: &str) -> String {
     text(&hex.chars().take(12).collect::<String>())
 }
 
-pub(super) fn facts(p: &PlatformReport) -> Vec<Fact> {
+pub(super) fn facts(p: &PlatformReport, b: Budget) -> Vec<Fact> {
     let libc = match &p.libc.version {
         Some(v) => format!("{} {v}", p.libc.kind),
         None => p.libc.kind.to_string(),
     };
     let os = p.os_release.as_ref().and_then(|o| o.pretty_name.clone().or_else(|| o.id.clone()));
     let mut out = vec![
-        Fact { label: "libc", value: text(&libc), tone: "" },
+        Fact { label: "libc", value: b.text(&libc), tone: "" },
         Fact { label: "distroless", value: p.distroless.verdict.to_string(), tone: "" },
         Fact {
             label: "will it run",
@@ -163,22 +166,22 @@ pub(super) fn facts(p: &PlatformReport) -> Vec<Fact> {
         Fact { label: "layers", value: p.layers.len().to_string(), tone: "" },
     ];
     if let Some(os) = os {
-        out.push(Fact { label: "base OS", value: text(&os), tone: "" });
+        out.push(Fact { label: "base OS", value: b.text(&os), tone: "" });
     }
     if let Some(g) = &p.libc.newest_glibc_required {
-        out.push(Fact { label: "newest GLIBC needed", value: text(g), tone: "" });
+        out.push(Fact { label: "newest GLIBC needed", value: b.text(g), tone: "" });
     }
     out
 }
 
-fn platform(i: usize, j: usize, p: &PlatformReport) -> PlatformView {
+fn platform(i: usize, j: usize, p: &PlatformReport, b: Budget) -> PlatformView {
     let biggest = p.layers.iter().map(|l| l.uncompressed_bytes).max().unwrap_or(0).max(1) as f64;
     let pct = |b: u64| (b as f64 / biggest * 100.0).min(100.0);
     let layers = p
         .layers
         .iter()
         .enumerate()
-        .take(MAX_LAYERS)
+        .take(b.rows(MAX_LAYERS))
         .map(|(k, l)| LayerRow {
             index: k,
             digest: short(&l.digest),
@@ -189,51 +192,51 @@ fn platform(i: usize, j: usize, p: &PlatformReport) -> PlatformView {
             added: l.files_added,
             changed: l.files_changed,
             deleted: l.files_deleted,
-            created_by: l.created_by.as_deref().map(text),
+            created_by: l.created_by.as_deref().map(|s| b.text(s)),
             base: k < p.bloat.base.layers,
         })
         .collect();
     let mut binaries: Vec<BinaryRow> = p
         .binaries
         .iter()
-        .take(MAX_BINARIES)
-        .map(|b| BinaryRow {
-            path: text(&b.path),
-            machine: text(&b.machine),
-            linkage: serde_json::to_value(b.linkage)
+        .take(b.rows(MAX_BINARIES))
+        .map(|bin| BinaryRow {
+            path: b.text(&bin.path),
+            machine: b.text(&bin.machine),
+            linkage: serde_json::to_value(bin.linkage)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
-            interpreter: b.interpreter.as_deref().map(text),
-            needed: text(&b.needed.join(" ")),
-            glibc: b.glibc_required.as_deref().map(text),
-            bytes: b.size,
-            layer: b.layer,
+            interpreter: bin.interpreter.as_deref().map(|s| b.text(s)),
+            needed: b.text(&bin.needed.join(" ")),
+            glibc: bin.glibc_required.as_deref().map(|s| b.text(s)),
+            bytes: bin.size,
+            layer: bin.layer,
         })
         .collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
     let problems: Vec<FindingRow> =
-        p.findings.iter().filter(|f| f.entrypoint).take(MAX_FINDINGS).map(finding).collect();
+        p.findings.iter().filter(|f| f.entrypoint).take(b.rows(MAX_FINDINGS)).map(|f| finding(f, b)).collect();
     PlatformView {
         id: format!("i{i}p{j}"),
-        platform: text(&p.platform),
-        facts: facts(p),
+        platform: b.text(&p.platform),
+        facts: facts(p, b),
         layers,
         layers_total: p.layers.len(),
-        findings: findings(&p.findings),
+        findings: findings(&p.findings, b),
         run: RunView {
             can_start: p.run.can_start,
-            command: p.run.entrypoint.iter().chain(&p.run.cmd).map(|a| text(a)).collect(),
+            command: p.run.entrypoint.iter().chain(&p.run.cmd).map(|a| b.text(a)).collect(),
             shell_form: p.run.shell_form,
-            program: p.run.program.as_deref().map(text),
-            interpreter: p.run.script_interpreter.as_deref().map(text),
-            user: p.run.user.as_deref().map(text),
-            working_dir: p.run.working_dir.as_deref().map(text),
+            program: p.run.program.as_deref().map(|s| b.text(s)),
+            interpreter: p.run.script_interpreter.as_deref().map(|s| b.text(s)),
+            user: p.run.user.as_deref().map(|s| b.text(s)),
+            working_dir: p.run.working_dir.as_deref().map(|s| b.text(s)),
             problems,
         },
         binaries,
         binaries_total: p.binaries.len(),
-        labels: p.labels.iter().take(MAX_LABELS).map(|(k, v)| (text(k), text(v))).collect(),
+        labels: p.labels.iter().take(b.rows(MAX_LABELS)).map(|(k, v)| (b.text(k), b.text(v))).collect(),
         labels_total: p.labels.len(),
     }
 }
@@ -252,33 +255,32 @@ pub(super) fn treemap_of(id: String, layers: &[LayerSummary], usage: &Usage, nod
 
 /// Writes the page of a `scan` run.
 pub fn render(images: &[Page], out: &mut dyn Write) -> io::Result<()> {
-    let mut views = Vec::new();
-    for (i, img) in images.iter().enumerate() {
-        views.push(match img {
-            Page::Image { report, .. } => ImageView {
-                reference: text(&report.reference),
-                digest: report.digest.as_deref().map(text),
-                error: None,
-                platforms: report.platforms.iter().enumerate().map(|(j, p)| platform(i, j, p)).collect(),
-                findings: findings(&report.findings),
-            },
-            Page::Failed { reference, error } => ImageView {
-                reference: text(reference),
-                digest: None,
-                error: Some(text(error)),
-                platforms: Vec::new(),
-                findings: findings(&[]),
-            },
-        });
-    }
     let maps: usize = images.iter().map(|i| if let Page::Image { usage, .. } = i { usage.len() } else { 0 }).sum();
     let title = match images {
-        [Page::Image { report, .. }] => format!("layerscope: {}", text(&report.reference)),
-        _ => "layerscope scan".to_string(),
+        [Page::Image { report, .. }] => text(&report.reference),
+        _ => "scan".to_string(),
     };
-    let ctx = minijinja::context! { images => minijinja::Value::from(minijinja::value::Serde(&views)) };
-    write_bounded(out, |nodes| {
-        let each = (nodes / maps.max(1)).max(1);
+    write_bounded(out, |b| {
+        let mut views = Vec::new();
+        for (i, img) in images.iter().enumerate() {
+            views.push(match img {
+                Page::Image { report, .. } => ImageView {
+                    reference: text(&report.reference),
+                    digest: report.digest.as_deref().map(text),
+                    error: None,
+                    platforms: report.platforms.iter().enumerate().map(|(j, p)| platform(i, j, p, b)).collect(),
+                    findings: findings(&report.findings, b),
+                },
+                Page::Failed { reference, error } => ImageView {
+                    reference: text(reference),
+                    digest: None,
+                    error: Some(text(error)),
+                    platforms: Vec::new(),
+                    findings: findings(&[], b),
+                },
+            });
+        }
+        let each = (b.nodes() / maps.max(1)).max(1);
         let mut data = Vec::new();
         for (i, img) in images.iter().enumerate() {
             if let Page::Image { report, usage } = img {
@@ -287,6 +289,7 @@ pub fn render(images: &[Page], out: &mut dyn Write) -> io::Result<()> {
                 }
             }
         }
-        page("scan.html", &title, ctx.clone(), &serde_json::json!({ "treemaps": data, "scale": "each" }))
+        let ctx = minijinja::context! { images => minijinja::Value::from(minijinja::value::Serde(&views)) };
+        page("scan.html", &title, ctx, &serde_json::json!({ "treemaps": data, "scale": "each" }))
     })
 }

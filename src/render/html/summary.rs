@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{page, text};
+use super::{page, text, write_bounded, Budget};
 use crate::batch::summary::Row;
 
 /// Rows of the main table (the CSV and JSON outputs have every row).
@@ -32,25 +32,25 @@ struct RowView {
     cannot_start: String,
 }
 
-fn view(r: &Row) -> RowView {
+fn view(r: &Row, b: Budget) -> RowView {
     RowView {
-        name: text(&format!("{}/{}", r.registry, r.repository)),
-        tag: text(
+        name: b.text(&format!("{}/{}", r.registry, r.repository)),
+        tag: b.text(
             &r.tag
                 .clone()
                 .unwrap_or_else(|| r.digest.as_deref().map(crate::oci::short_digest).unwrap_or("-").to_string()),
         ),
-        status: text(&r.status),
-        error: r.error.as_deref().map(|e| crate::units::clip(e, 300)),
-        platforms: text(&r.platforms.join(" ")),
+        status: b.text(&r.status),
+        error: r.error.as_deref().map(|e| b.text(&crate::units::clip(e, 300))),
+        platforms: b.text(&r.platforms.join(" ")),
         bytes: r.bytes,
-        libc: text(&r.libc.join(", ")),
-        distroless: text(&r.distroless.join(", ")),
-        base_os: text(&r.base_os.join(", ")),
-        os_status: text(r.os_status.as_deref().unwrap_or("")),
+        libc: b.text(&r.libc.join(", ")),
+        distroless: b.text(&r.distroless.join(", ")),
+        base_os: b.text(&r.base_os.join(", ")),
+        os_status: b.text(r.os_status.as_deref().unwrap_or("")),
         reclaimable: r.reclaimable_bytes,
         high: r.high_findings,
-        cannot_start: text(&r.cannot_start.join(" ")),
+        cannot_start: b.text(&r.cannot_start.join(" ")),
     }
 }
 
@@ -86,26 +86,27 @@ pub fn render(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
     let mut high: Vec<&Row> = rows.iter().filter(|r| r.high_findings > 0).collect();
     high.sort_by_key(|r| std::cmp::Reverse(r.high_findings));
     let cannot: Vec<&Row> = rows.iter().filter(|r| !r.cannot_start.is_empty()).collect();
-    let top = |v: &[&Row]| v.iter().take(TOP).map(|r| view(r)).collect::<Vec<_>>();
-    let ctx = minijinja::context! {
-        total => rows.len(),
-        ok => ok,
-        failed => failed,
-        pending => pending,
-        bytes => rows.iter().map(|r| r.bytes).sum::<u64>(),
-        reclaimable_total => rows.iter().map(|r| r.reclaimable_bytes).sum::<u64>(),
-        libc => value(&libc_kind),
-        distroless => value(&counts(rows, |r| &r.distroless)),
-        os_status => value(&by_os.into_iter().collect::<Vec<_>>()),
-        cannot_start => value(&top(&cannot)),
-        cannot_start_total => cannot.len(),
-        reclaimable => value(&top(&reclaimable)),
-        high => value(&top(&high)),
-        high_total => high.len(),
-        rows => value(&rows.iter().take(MAX_ROWS).map(view).collect::<Vec<_>>()),
-        rows_total => rows.len(),
-        max_rows => MAX_ROWS,
-    };
-    let html = page("summary.html", "fleet summary", ctx, &serde_json::json!({}))?;
-    out.write_all(html.as_bytes())
+    write_bounded(out, |b| {
+        let top = |v: &[&Row]| v.iter().take(TOP).map(|r| view(r, b)).collect::<Vec<_>>();
+        let shown = b.rows(MAX_ROWS);
+        let ctx = minijinja::context! {
+            total => rows.len(),
+            ok => ok,
+            failed => failed,
+            pending => pending,
+            bytes => rows.iter().map(|r| r.bytes).sum::<u64>(),
+            reclaimable_total => rows.iter().map(|r| r.reclaimable_bytes).sum::<u64>(),
+            libc => value(&libc_kind),
+            distroless => value(&counts(rows, |r| &r.distroless)),
+            os_status => value(&by_os.iter().collect::<Vec<_>>()),
+            cannot_start => value(&top(&cannot)),
+            cannot_start_total => cannot.len(),
+            reclaimable => value(&top(&reclaimable)),
+            high => value(&top(&high)),
+            high_total => high.len(),
+            rows => value(&rows.iter().take(shown).map(|r| view(r, b)).collect::<Vec<_>>()),
+            rows_total => rows.len(),
+        };
+        page("summary.html", "fleet summary", ctx, &serde_json::json!({}))
+    })
 }

@@ -19,7 +19,7 @@
     while (v >= 1000 && u < units.length - 1) { v /= 1000; u++; }
     return u === 0 ? b + ' B' : v.toFixed(1) + ' ' + units[u];
   }
-  function layerHue(layer) { return (layer * 137.508) % 360; }
+  function layerHue(layer) { return (210 + layer * 137.508) % 360; }
   function layerColour(layer, dir) {
     if (layer < 0) { return dir ? '#eef0f2' : OTHER_COLOUR; }
     var h = layerHue(layer).toFixed(1);
