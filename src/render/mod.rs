@@ -41,7 +41,7 @@ pub enum Scanned {
 
 /// Writes the results in the chosen format, one per image argument and in their order. JSON
 /// gives the failures their place (`{reference, error}`); the other formats show the reports
-/// (failures are on stderr).
+/// (failures are on stderr; HTML shows them in their place).
 pub fn render(scanned: &[Scanned], format: Format, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     render_with_usage(scanned, &[], format, opts, out)
 }
@@ -55,31 +55,33 @@ pub fn render_with_usage(
     opts: RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    if format == Format::Html {
-        let pages: Vec<html::scan::Page> = scanned
+    let reports = || -> Vec<ImageReport> {
+        scanned
             .iter()
-            .enumerate()
-            .map(|(i, s)| match s {
-                Scanned::Report(r) => {
-                    html::scan::Page::Image { report: r, usage: usage.get(i).map(Vec::as_slice).unwrap_or(&[]) }
-                }
-                Scanned::Failed { reference, error } => html::scan::Page::Failed { reference, error },
+            .filter_map(|s| match s {
+                Scanned::Report(r) => Some((**r).clone()),
+                Scanned::Failed { .. } => None,
             })
-            .collect();
-        return html::scan::render(&pages, out);
-    }
-    let reports: Vec<ImageReport> = scanned
-        .iter()
-        .filter_map(|s| match s {
-            Scanned::Report(r) => Some((**r).clone()),
-            Scanned::Failed { .. } => None,
-        })
-        .collect();
+            .collect()
+    };
     match format {
-        Format::Text => text::render(&reports, opts, out),
+        Format::Text => text::render(&reports(), opts, out),
         Format::Json => json::render(scanned, out),
-        Format::Sarif => sarif::render(&reports, out),
-        Format::Markdown => markdown::render(&reports, out),
-        Format::Html => Ok(()),
+        Format::Sarif => sarif::render(&reports(), out),
+        Format::Markdown => markdown::render(&reports(), out),
+        Format::Html => {
+            // The page shows the failures too, in their place.
+            let pages: Vec<html::scan::Page> = scanned
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match s {
+                    Scanned::Report(r) => {
+                        html::scan::Page::Image { report: r, usage: usage.get(i).map(Vec::as_slice).unwrap_or(&[]) }
+                    }
+                    Scanned::Failed { reference, error } => html::scan::Page::Failed { reference, error },
+                })
+                .collect();
+            html::scan::render(&pages, out)
+        }
     }
 }

@@ -238,7 +238,7 @@
   }
   document.querySelectorAll('.treemap[data-treemap]').forEach(function (box) {
     var tm = byId[box.getAttribute('data-treemap')];
-    if (tm) { var m = new Treemap(box, tm, maxBytes); maps.push(m); m.draw(); }
+    if (tm) { var m = new Treemap(box, tm, maxBytes); maps.push(m); m.draw(); } else { box.appendChild(el('p', 'muted', 'No treemap data in this page.')); }
   });
   var pending = null;
   window.addEventListener('resize', function () {
