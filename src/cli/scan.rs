@@ -89,8 +89,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         };
         let scanned = loaded.map(|l| {
             if html {
-                let report = pipeline::report(&l, &opts);
-                usage.push(l.resolution.targets.iter().map(|t| usage::usage(&l.merged(t), usage::MAX_NODES)).collect());
+                let (report, u) = pipeline::report_with(&l, &opts, |fs| usage::usage(fs, usage::MAX_NODES));
+                usage.push(u);
                 report
             } else {
                 usage.push(Vec::new());
