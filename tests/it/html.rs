@@ -140,6 +140,25 @@ fn page_data(html: &str) -> serde_json::Value {
     serde_json::from_str(&body[..body.find("</script>").unwrap()]).unwrap()
 }
 
+/// Runs `layerscope CMD IMAGE -o html=DIR/NAME.html -o json=DIR/NAME.json`: the page, its text
+/// and the JSON output of the same run.
+fn html_and_json(cmd: &str, image: &str, dir: &Path, name: &str) -> (std::path::PathBuf, String, serde_json::Value) {
+    let page = dir.join(format!("{name}.html"));
+    let json = dir.join(format!("{name}.json"));
+    let out = layerscope(&[
+        cmd,
+        "-q",
+        image,
+        "-o",
+        &format!("html={}", page.display()),
+        "-o",
+        &format!("json={}", json.display()),
+    ]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (page.clone(), std::fs::read_to_string(&page).unwrap(), report)
+}
+
 /// An image with known sizes and hostile names: layer 0 writes big/a (200 000 bytes),
 /// big/sub/b (100 000), small/c (50 000), the hostile files; layer 1 deletes big/sub/b and
 /// writes small/d (60 000). So big is 200 000 bytes, small 110 000.
@@ -178,19 +197,7 @@ fn known_image(dir: &Path) -> String {
 fn scan_page_draws_the_known_sizes_and_keeps_hostile_names_as_text() {
     let dir = tempfile::tempdir().unwrap();
     let image = known_image(dir.path());
-    let page = dir.path().join("scan.html");
-    let json = dir.path().join("scan.json");
-    let out = layerscope(&[
-        "scan",
-        "-q",
-        &image,
-        "-o",
-        &format!("html={}", page.display()),
-        "-o",
-        &format!("json={}", json.display()),
-    ]);
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
-    let html = std::fs::read_to_string(&page).unwrap();
+    let (page, html, report) = html_and_json("scan", &image, dir.path(), "scan");
     let dom = dom(&page);
 
     // Nothing injected: the only <img> would be the hostile one; the `{{`s stayed as they were.
@@ -241,7 +248,6 @@ fn scan_page_draws_the_known_sizes_and_keeps_hostile_names_as_text() {
     );
 
     // Findings: the JSON report's, each a row.
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let ids: Vec<&str> =
         report["platforms"][0]["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert!(!ids.is_empty());
@@ -261,20 +267,8 @@ fn scan_page_draws_the_known_sizes_and_keeps_hostile_names_as_text() {
 fn scan_page_of_the_bloat_fixture_lists_layers_findings_and_binaries() {
     let dir = tempfile::tempdir().unwrap();
     let image = testdata("images/bloat/oci").display().to_string();
-    let page = dir.path().join("bloat.html");
-    let json = dir.path().join("bloat.json");
-    layerscope(&[
-        "scan",
-        "-q",
-        &image,
-        "-o",
-        &format!("html={}", page.display()),
-        "-o",
-        &format!("json={}", json.display()),
-    ]);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (page, html, report) = html_and_json("scan", &image, dir.path(), "bloat");
     let p = &report["platforms"][0];
-    let html = std::fs::read_to_string(&page).unwrap();
     let dom = dom(&page);
     let labels: Vec<&str> = p["labels"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
     self_contained(&html, &dom, &labels);
@@ -338,19 +332,7 @@ fn a_page_of_a_50_000_file_image_is_bounded() {
 fn compare_page_puts_the_treemaps_side_by_side_on_one_scale() {
     let dir = tempfile::tempdir().unwrap();
     let image = testdata("images/multiarch-drift/oci").display().to_string();
-    let page = dir.path().join("compare.html");
-    let json = dir.path().join("compare.json");
-    layerscope(&[
-        "compare",
-        "-q",
-        &image,
-        "-o",
-        &format!("html={}", page.display()),
-        "-o",
-        &format!("json={}", json.display()),
-    ]);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let html = std::fs::read_to_string(&page).unwrap();
+    let (page, html, report) = html_and_json("compare", &image, dir.path(), "compare");
     let dom = dom(&page);
     self_contained(&html, &dom, &[]);
     let sides = report["sides"].as_array().unwrap();
