@@ -492,3 +492,78 @@ fn any_page_is_at_most_5_mb() {
     // Cut, not dropped: every platform still shows labels, and says how many.
     assert_eq!(html.matches("labels shown.").count(), 12);
 }
+
+/// The page's interactions in the browser, on the bloat fixture: a copy of the page gets a
+/// script (after the page's own) that clicks a directory of the treemap, hovers a file, sets the
+/// severity filter and types in the binaries' search box; the DOM then shows the zoomed treemap
+/// with its breadcrumb, the tooltip, and the rows hidden. The copy drops the page's CSP, which
+/// would not let that script run: another copy keeps it and shows that an inline script put in
+/// the page does not run.
+#[test]
+fn zoom_hover_and_filters_work_and_the_csp_stops_an_injected_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = testdata("images/bloat/oci").display().to_string();
+    let (_, html, report) = html_and_json("scan", &image, dir.path(), "bloat");
+    let p = &report["platforms"][0];
+    // The filter is set to the most severe level among the platform's findings.
+    let rank = |s: &str| ["info", "low", "medium", "high"].iter().position(|x| *x == s).unwrap();
+    let severities: Vec<&str> =
+        p["findings"].as_array().unwrap().iter().map(|f| f["severity"].as_str().unwrap()).collect();
+    let top = *severities.iter().max_by_key(|s| rank(s)).unwrap();
+    assert!(severities.iter().any(|s| rank(s) < rank(top)), "{severities:?}");
+    let csp_start = html.find("<meta http-equiv=\"Content-Security-Policy\"").unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+
+    let injected =
+        html.replacen("</body>", "<script>document.body.setAttribute('data-pwned', 'yes');</script></body>", 1);
+    let page = dir.path().join("injected.html");
+    std::fs::write(&page, &injected).unwrap();
+    let dom_injected = dom(&page);
+    assert!(!dom_injected.contains("data-pwned=\"yes\""), "an inline script ran despite the CSP");
+    assert!(dom_injected.contains("data-path=\"usr/bin/tool\""), "the page's own script did not run");
+
+    let script = r#"<script>
+(function () {
+  var usr = document.querySelector('rect.dir[data-path="usr"]');
+  usr.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+  var file = document.querySelector('rect[data-path="usr/bin/tool"]');
+  file.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: 20, clientY: 20 }));
+  var sel = document.querySelector('section.platform .findings .severity-filter');
+  sel.value = 'TOP';
+  sel.dispatchEvent(new Event('change'));
+  var search = document.querySelector('.binary-search');
+  search.value = 'no-such-binary';
+  search.dispatchEvent(new Event('input'));
+})();
+</script></body>"#;
+    let driven =
+        format!("{}{}", &html[..csp_start], &html[csp_end..]).replacen("</body>", &script.replace("TOP", top), 1);
+    let page = dir.path().join("driven.html");
+    std::fs::write(&page, &driven).unwrap();
+    let dom = dom(&page);
+    // Zoomed into usr/: only what is below it is drawn, and the breadcrumb leads back.
+    let r = rects(&dom);
+    assert!(!r.is_empty() && r.iter().all(|x| x.0.starts_with("usr/")), "{r:?}");
+    let crumbs: Vec<_> =
+        elements(&dom, "button").into_iter().filter(|b| b.get("class").is_some_and(|c| c == "crumb")).collect();
+    assert_eq!(crumbs.len(), 2, "{crumbs:?}");
+    assert!(dom.contains(">usr/</button>"));
+    // The tooltip: path, layer and its build step.
+    let tool = r.iter().find(|x| x.0 == "usr/bin/tool").unwrap();
+    let cmd = p["layers"][tool.2 as usize]["created_by"].as_str().unwrap();
+    let tip = &dom[dom.find("id=\"tip\"").unwrap()..];
+    let tip = &tip[..tip.find("<svg").unwrap()];
+    assert!(!tip.contains("hidden"), "{tip}");
+    assert!(tip.contains("/usr/bin/tool") && tip.contains(&format!("layer {}", tool.2)), "{tip}");
+    assert!(tip.contains(&cmd.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")), "{tip}");
+    // The platform's findings below that level are hidden; every binary row is hidden by the search.
+    let platform = &dom[dom.find("<section class=\"platform\"").unwrap()..];
+    let findings: Vec<_> = elements(platform, "tr").into_iter().filter(|r| r.contains_key("data-severity")).collect();
+    assert_eq!(findings.len(), severities.len());
+    for f in &findings {
+        assert_eq!(f.contains_key("hidden"), rank(&f["data-severity"]) < rank(top), "{f:?}");
+    }
+    let binaries: Vec<_> =
+        elements(&dom, "tr").into_iter().filter(|r| r.get("class").is_some_and(|c| c == "binary")).collect();
+    assert!(!binaries.is_empty() && binaries.iter().all(|r| r.contains_key("hidden")));
+}
