@@ -3,12 +3,14 @@
 //! [`MAX_NODES`] biggest; the smaller ones are folded into their directory (its `folded_bytes`).
 //! Each node names the layer that wrote most of its bytes and its main bloat category.
 
-use std::collections::HashMap;
-
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 
 use super::bloat::category;
 use crate::fs::{MergedFs, NodeKind};
+
+/// Paths to what is kept of them, hashed as the merged view hashes paths (foldhash, seeded per
+/// process).
+type PathMap<'a, V> = std::collections::HashMap<&'a str, V, foldhash::quality::RandomState>;
 
 /// At most this many nodes, the root included.
 pub const MAX_NODES: usize = 5000;
@@ -92,7 +94,7 @@ fn top(tally: &[(usize, u64)]) -> Option<usize> {
 pub fn usage(fs: &MergedFs, max_nodes: usize) -> Usage {
     // Bytes and files under every directory (each regular file counted at each of its paths, as
     // the report's `bytes` counts them).
-    let mut dirs: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut dirs: PathMap<(u64, u64)> = PathMap::default();
     let mut files = 0u64;
     for (path, f, _) in fs.files() {
         files += 1;
@@ -123,8 +125,8 @@ pub fn usage(fs: &MergedFs, max_nodes: usize) -> Usage {
     drop(sizes);
     let mut out = Usage { files, ..Usage::default() };
     // Kept directories and files by path, to their node.
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let mut file_ids: HashMap<&str, u32> = HashMap::new();
+    let mut index: PathMap<u32> = PathMap::default();
+    let mut file_ids: PathMap<u32> = PathMap::default();
     let total = dirs.get("").copied().unwrap_or_default();
     out.nodes.push(UsageNode {
         parent: 0,

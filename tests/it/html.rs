@@ -534,6 +534,9 @@ fn zoom_hover_and_filters_work_and_the_csp_stops_an_injected_script() {
   var search = document.querySelector('.binary-search');
   search.value = 'no-such-binary';
   search.dispatchEvent(new Event('input'));
+  var colour = document.querySelector('section.platform .colour-by');
+  colour.value = 'category';
+  colour.dispatchEvent(new Event('change'));
 })();
 </script></body>"#;
     let driven =
@@ -563,6 +566,13 @@ fn zoom_hover_and_filters_work_and_the_csp_stops_an_injected_script() {
     for f in &findings {
         assert_eq!(f.contains_key("hidden"), rank(&f["data-severity"]) < rank(top), "{f:?}");
     }
+    // Coloured by bloat category now: a doc file in the docs colour, a binary in the other one.
+    let fill = |path: &str| -> String {
+        let rects = elements(&dom, "rect");
+        rects.into_iter().find(|r| r.get("data-path").is_some_and(|p| p == path)).unwrap()["fill"].clone()
+    };
+    assert_eq!(fill("usr/share/doc/pkg/README"), "#9467bd");
+    assert_eq!(fill("usr/bin/tool"), "#b9c0c8");
     let binaries: Vec<_> =
         elements(&dom, "tr").into_iter().filter(|r| r.get("class").is_some_and(|c| c == "binary")).collect();
     assert!(!binaries.is_empty() && binaries.iter().all(|r| r.contains_key("hidden")));
