@@ -56,7 +56,13 @@ fn screenshot_is_not_blank(page: &Path, png_path: &Path) {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
 }
 
 /// The attributes of every `<tag ...>` start tag in a dumped DOM (values unescaped).
@@ -576,4 +582,22 @@ fn zoom_hover_and_filters_work_and_the_csp_stops_an_injected_script() {
     let binaries: Vec<_> =
         elements(&dom, "tr").into_iter().filter(|r| r.get("class").is_some_and(|c| c == "binary")).collect();
     assert!(!binaries.is_empty() && binaries.iter().all(|r| r.contains_key("hidden")));
+}
+
+/// An image argument that cannot be read has its place in the page, after the ones that could.
+#[test]
+fn an_image_that_cannot_be_read_is_shown_in_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = testdata("images/static/oci").display().to_string();
+    let missing = dir.path().join("no-such-layout").display().to_string();
+    let out = layerscope(&["scan", "-q", &good, &missing, "--format", "html"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = String::from_utf8(out.stdout).unwrap();
+    let articles: Vec<_> = elements(&html, "article");
+    assert_eq!(articles.len(), 2);
+    assert_eq!(articles[0]["data-reference"], good);
+    assert_eq!(articles[1]["data-reference"], missing);
+    let second = &html[html.rfind("<article").unwrap()..];
+    assert!(second.contains("Could not be read") && !second.contains("data-platform"));
+    assert_eq!(page_data(&html)["treemaps"].as_array().unwrap().len(), 1);
 }
