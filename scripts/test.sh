@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
-# and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
-# docker.io and openssl (tests/local.rs starts a private dockerd, on a unix socket and on TCP
-# with TLS client certificates, and a podman API service, and reads images from their stores);
-# libisal-dev (the opt-in `isal` gzip decoder's tests, run by .ci/run).
-packages=(binutils docker-registry skopeo docker.io openssl podman libisal-dev)
+# Debian packages the tests use, one per line with what needs it.
+packages=(
+  binutils        # readelf: the ELF agreement test
+  docker-registry # tests/it/registry.rs: a registry on 127.0.0.1
+  skopeo          # pushes the fixtures into it
+  docker.io       # tests/it/local.rs: a private dockerd (unix socket, TCP with TLS)
+  openssl         # the certificates of that TLS endpoint
+  podman          # tests/it/local.rs: a podman API service
+  libisal-dev     # the opt-in `isal` gzip decoder's unit tests (.ci/run)
+  chromium        # tests/it/html.rs: the HTML reports opened in headless Chromium
+)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -170,6 +170,26 @@ pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
     image_report(loaded, platforms, opts)
 }
 
+/// Like [`report`], with `each` called on every platform's merged view while it is built (in
+/// target order): what a renderer needs of the view besides the report (`scan --format html`'s
+/// treemaps), without merging the layers a second time.
+pub fn report_with<T: Send>(
+    loaded: &Loaded,
+    opts: &ScanOptions,
+    each: impl Fn(&MergedFs) -> T + Sync,
+) -> (ImageReport, Vec<T>) {
+    let (platforms, extra): (Vec<PlatformReport>, Vec<T>) = loaded
+        .resolution
+        .targets
+        .par_iter()
+        .map(|t| {
+            let fs = merged(&loaded.deltas, t);
+            (platform_report(t, &fs, &loaded.deltas, opts), each(&fs))
+        })
+        .unzip();
+    (image_report(loaded, platforms, opts), extra)
+}
+
 /// Like [`report`], consuming the image: platforms are merged a few at a time (as many as
 /// there are threads), and a layer's entries are dropped as soon as every platform using it is
 /// merged, so the detectors run without them (the view shares their paths and file data).

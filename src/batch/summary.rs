@@ -37,6 +37,8 @@ pub struct Row {
     pub reclaimable_bytes: u64,
     /// High-severity findings of the image (all platforms and the image itself).
     pub high_findings: u64,
+    /// Platforms whose Entrypoint/Cmd cannot start (the will-it-run check).
+    pub cannot_start: Vec<String>,
     #[serde(skip)]
     seen_at: String,
 }
@@ -70,6 +72,7 @@ struct PlatformRow {
     os: Option<String>,
     os_status: Option<String>,
     os_eol: Option<String>,
+    can_start: Option<bool>,
 }
 
 /// Worse first: what a security team looks for.
@@ -125,6 +128,7 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
                         os_status: None,
                         reclaimable_bytes: 0,
                         high_findings: 0,
+                        cannot_start: Vec::new(),
                         seen_at: r.get(7)?,
                     },
                     digest,
@@ -132,7 +136,8 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut platforms = c.prepare(
-            "SELECT platform, bytes, libc, libc_version, distroless, reclaimable_bytes, os, os_status, os_eol FROM platforms
+            "SELECT platform, bytes, libc, libc_version, distroless, reclaimable_bytes, os, os_status, os_eol,
+                    json_extract(report, '$.run.can_start') FROM platforms
               WHERE registry = ?1 AND repository = ?2 AND digest = ?3 ORDER BY position",
         )?;
         let mut high = c.prepare(
@@ -153,11 +158,15 @@ fn store_rows(store: &Store) -> Result<Vec<Row>, StoreError> {
                             os: r.get(6)?,
                             os_status: r.get(7)?,
                             os_eol: r.get(8)?,
+                            can_start: r.get(9)?,
                         })
                     })?
                     .collect::<rusqlite::Result<_>>()?;
                 for p in &ps {
                     row.platforms.push(p.platform.clone());
+                    if p.can_start == Some(false) {
+                        row.cannot_start.push(p.platform.clone());
+                    }
                     row.bytes = row.bytes.max(u64::try_from(p.bytes).unwrap_or(0));
                     row.reclaimable_bytes = row.reclaimable_bytes.max(u64::try_from(p.reclaimable).unwrap_or(0));
                     let libc = match &p.libc_version {
@@ -197,11 +206,17 @@ pub enum SummaryFormat {
     /// One JSON object per line.
     Json,
     Csv,
+    /// A fleet dashboard: one self-contained page (docs/html.md).
+    Html,
 }
 
-/// Writes the rows in `format`.
+/// Writes the rows in `format` (the HTML dashboard is the renderers' job:
+/// `render::html::summary`, which reads these rows).
 pub fn write(rows: &[Row], format: SummaryFormat, out: &mut dyn Write) -> io::Result<()> {
     match format {
+        SummaryFormat::Html => {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "the HTML dashboard is written by render::html::summary"))
+        }
         SummaryFormat::Json => {
             for r in rows {
                 serde_json::to_writer(&mut *out, r)?;

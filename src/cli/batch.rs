@@ -71,7 +71,7 @@ pub struct SummaryArgs {
     /// Batch stores to read (shards' stores together).
     #[arg(required = true, value_name = "DB")]
     stores: Vec<PathBuf>,
-    /// Output format: a text table, JSON lines, or CSV.
+    /// Output format: a text table, JSON lines, CSV, or an HTML dashboard.
     #[arg(long, short = 'f', value_enum, default_value_t = SummaryFormat::Text)]
     format: SummaryFormat,
     /// Where the output goes, repeatable: FILE, FORMAT=FILE, FORMAT (to stdout), or -.
@@ -157,6 +157,9 @@ pub fn run_summary(args: SummaryArgs) -> anyhow::Result<Exit> {
         }
     };
     let common = Common { output: args.output.clone(), ..Default::default() };
-    common.write(args.format, |format, out| summary::write(&rows, format, out))?;
+    common.write(args.format, |format, out| match format {
+        SummaryFormat::Html => layerscope::render::html::summary::render(&rows, out),
+        other => summary::write(&rows, other, out),
+    })?;
     Ok(Exit::Clean)
 }

@@ -49,6 +49,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
             source: args.source.prefer(),
         },
         expect: args.expect_platforms.clone(),
+        // The HTML page's treemaps need each side's merged view, folded.
+        usage: args.common.targets(args.format).iter().any(|(f, _)| *f == Format::Html),
     };
     let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
     let store = args.common.cache_store()?;

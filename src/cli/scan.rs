@@ -1,7 +1,7 @@
 //! The `scan` subcommand: its arguments, the scan of each image, the report on stdout or a file,
 //! and the exit code (docs/report.md §2.6).
 
-use layerscope::detect::Policy;
+use layerscope::detect::{usage, Policy};
 use layerscope::findings::FailOn;
 use layerscope::oci::platform::PlatformFilter;
 use layerscope::pipeline::{self, ScanOptions};
@@ -79,13 +79,27 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     let rules = args.ci_config.as_deref().map(super::dive_rules::Rules::read).transpose()?;
     let store = args.common.cache_store()?;
     let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts));
+    // The HTML page's treemaps need each platform's merged view: only then are the layers'
+    // entries kept until it is built (the other formats keep scan's smaller memory profile).
+    let html = args.common.targets(args.format).iter().any(|(f, _)| *f == Format::Html);
     let mut reports = Vec::new();
+    let mut usage = Vec::new();
     let mut exit = Exit::Clean;
     for image in &args.images {
-        let scanned = match &cache {
-            Some(c) => pipeline::load_with(image, &opts, c).map(|l| pipeline::into_report(l, &opts)),
-            None => pipeline::scan(image, &opts),
+        let loaded = match &cache {
+            Some(c) => pipeline::load_with(image, &opts, c),
+            None => pipeline::load(image, &opts),
         };
+        let scanned = loaded.map(|l| {
+            if html {
+                let (report, u) = pipeline::report_with(&l, &opts, |fs| usage::usage(fs, usage::MAX_NODES));
+                usage.push(u);
+                report
+            } else {
+                usage.push(Vec::new());
+                pipeline::into_report(l, &opts)
+            }
+        });
         match scanned {
             Ok(mut r) => {
                 if r.incomplete() {
@@ -121,6 +135,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
             Err(e) => {
                 print(&e);
                 exit = exit.and(Exit::Unreadable);
+                usage.push(Vec::new());
                 reports.push(Scanned::Failed { reference: image.clone(), error: e.to_string() });
             }
         }
@@ -129,6 +144,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
         print(w);
     }
     let ropts = RenderOptions { details: args.details };
-    args.common.write(args.format, |format, out| render::render(&reports, format, ropts, out))?;
+    args.common.write(args.format, |format, out| render::render_with_usage(&reports, &usage, format, ropts, out))?;
     Ok(exit)
 }

@@ -41,6 +41,8 @@ pub struct CompareOptions {
     pub scan: ScanOptions,
     /// `--expect-platforms`: each one an image lacks is an `ARCH-MISSING` finding.
     pub expect: Vec<Platform>,
+    /// Keep each side's folded merged view for the HTML treemaps ([`CompareReport::usage`]).
+    pub usage: bool,
 }
 
 /// An image read for the comparison: its report and the merged view of each target.
@@ -161,7 +163,7 @@ pub fn compare_with(
                 ));
             }
             let pairs: Vec<(usize, usize)> = (1..pick.len()).map(|i| (0, i)).collect();
-            Ok(build(Mode::Platforms, vec![a], &pick, &pairs, diagnostics))
+            Ok(build(Mode::Platforms, vec![a], &pick, &pairs, diagnostics, opts.usage))
         }
         [ra, rb] => {
             let (a, mut loaded_a) = read("A", ra, opts, &mut known, cache)?;
@@ -216,7 +218,7 @@ pub fn compare_with(
                     )));
                 }
             }
-            Ok(build(Mode::Images, vec![a, b], &pick, &pairs, diagnostics))
+            Ok(build(Mode::Images, vec![a, b], &pick, &pairs, diagnostics, opts.usage))
         }
         other => Err(CompareError::Arity(other.len())),
     }
@@ -228,6 +230,7 @@ fn build(
     pick: &[(usize, usize)],
     pairs: &[(usize, usize)],
     diagnostics: Vec<Diagnostic>,
+    usage: bool,
 ) -> CompareReport {
     let sides: Vec<Side> = pick
         .iter()
@@ -250,7 +253,18 @@ fn build(
             diff(l, r, &left, &right)
         })
         .collect();
+    let usage = if usage {
+        pick.iter()
+            .map(|&(i, t)| SideUsage {
+                usage: crate::detect::usage::usage(&images[i].views[t], crate::detect::usage::MAX_NODES),
+                layers: images[i].report.platforms[t].layers.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     CompareReport {
+        usage,
         schema_version: COMPARE_SCHEMA_VERSION,
         mode,
         images: images.into_iter().map(|r| r.info).collect(),

@@ -36,6 +36,17 @@ pub struct CompareReport {
     pub comparisons: Vec<Comparison>,
     /// Problems with the comparison itself (no shared platform, one platform only).
     pub diagnostics: Vec<Diagnostic>,
+    /// Per side, what the HTML page draws its treemap from (only when
+    /// `CompareOptions::usage` asked for it; not part of the JSON).
+    #[serde(skip)]
+    pub usage: Vec<SideUsage>,
+}
+
+/// A side's merged view folded for the treemap, with its layers (for their build steps).
+#[derive(Debug, Clone)]
+pub struct SideUsage {
+    pub usage: crate::detect::usage::Usage,
+    pub layers: Vec<crate::report::LayerSummary>,
 }
 
 /// One image of the comparison.

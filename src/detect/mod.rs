@@ -11,6 +11,7 @@ mod packages;
 mod runnable;
 mod security;
 mod shells;
+pub mod usage;
 
 use crate::fs::MergedFs;
 use crate::limits::Limits;

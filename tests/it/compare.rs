@@ -397,6 +397,7 @@ fn expected_platform_missing_is_arch_missing_and_fails_on_high() {
             ..Default::default()
         },
         expect: vec![Platform::parse("linux/amd64").unwrap()],
+        ..Default::default()
     };
     let r = run_compare(&[&img], &opts);
     assert_eq!(r.sides.len(), 1, "only arm64 selected and present");

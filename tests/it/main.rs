@@ -10,6 +10,7 @@ mod compare;
 mod elf_agreement;
 mod fixtures;
 mod hostile;
+mod html;
 mod layering;
 mod lifecycle;
 mod local;

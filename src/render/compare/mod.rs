@@ -1,4 +1,4 @@
-//! `compare` output: the [`CompareReport`] as JSON (the model itself), text or Markdown.
+//! `compare` output: the [`CompareReport`] as JSON (the model itself), text, Markdown or HTML.
 
 pub mod markdown;
 pub mod text;
@@ -13,6 +13,8 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    // One self-contained page (docs/html.md).
+    Html,
 }
 
 /// Writes the comparison in the chosen format.
@@ -20,6 +22,7 @@ pub fn render(r: &CompareReport, format: Format, out: &mut dyn Write) -> io::Res
     match format {
         Format::Text => text::render(r, out),
         Format::Markdown => markdown::render(r, out),
+        Format::Html => crate::render::html::compare::render(r, out),
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, r)?;
             writeln!(out)
