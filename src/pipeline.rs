@@ -151,13 +151,22 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
 
 /// The report of a loaded image: one platform report per target, in target order.
 pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
-    let platforms: Vec<PlatformReport> = loaded
+    report_and_views(loaded, opts).0
+}
+
+/// Like [`report`], also giving each platform's merged view (in target order) to a caller that
+/// goes on browsing it (`explore`), so that no view is merged twice.
+pub fn report_and_views(loaded: &Loaded, opts: &ScanOptions) -> (ImageReport, Vec<MergedFs>) {
+    let (platforms, views): (Vec<PlatformReport>, Vec<MergedFs>) = loaded
         .resolution
         .targets
         .par_iter()
-        .map(|t| platform_report(t, &merged(&loaded.deltas, t), &loaded.deltas, opts))
-        .collect();
-    image_report(loaded, platforms, opts)
+        .map(|t| {
+            let fs = merged(&loaded.deltas, t);
+            (platform_report(t, &fs, &loaded.deltas, opts), fs)
+        })
+        .unzip();
+    (image_report(loaded, platforms, opts), views)
 }
 
 /// Like [`report`], consuming the image: platforms are merged a few at a time (as many as
