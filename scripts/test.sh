@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
-# and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it).
-packages=(binutils docker-registry skopeo)
+# and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it); tmux
+# (tests/it/explore.rs runs `explore` in a private tmux server and reads the screen).
+packages=(binutils docker-registry skopeo tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

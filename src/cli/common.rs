@@ -16,8 +16,6 @@ use layerscope::source::registry::RegistryOptions;
 /// how the output goes.
 #[derive(clap::Args, Default)]
 pub struct Common {
-    #[command(flatten)]
-    pub reading: Reading,
     /// Where the output goes, repeatable: FILE (in --format), FORMAT=FILE (e.g. json=r.json,
     /// sarif=r.sarif), FORMAT alone (to stdout), or - (stdout).
     #[arg(long, short, value_name = "[FORMAT=]FILE")]
@@ -25,6 +23,8 @@ pub struct Common {
     /// Colour in text output: auto (on a terminal only, NO_COLOR respected), always, never.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    #[command(flatten)]
+    pub reading: Reading,
 }
 
 impl std::ops::Deref for Common {

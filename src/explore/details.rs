@@ -91,18 +91,30 @@ impl Explorer {
             if wrong {
                 out.push(line(format!("built for {}, the platform is {}", elf.machine, v.arch), Tone::Bad));
             }
+            let mut loader_present = true;
             if let Some(interp) = &elf.interpreter {
                 match v.fs.resolve(interp, self.hops) {
                     Ok((r, node)) if matches!(node.kind, NodeKind::File(_)) => {
                         out.push(line(format!("interpreter {interp} -> /{r}"), Tone::Good))
                     }
-                    _ => out.push(line(format!("interpreter {interp}: missing"), Tone::Bad)),
+                    _ => {
+                        loader_present = false;
+                        out.push(line(format!("interpreter {interp}: missing"), Tone::Bad))
+                    }
                 }
             }
             if elf.linkage == Linkage::Dynamic {
                 let flavor = Flavor::of(elf.interpreter.as_deref(), self.musl());
                 for name in &elf.needed {
                     match find_library(&v.fs, name, &path, elf, flavor, &v.search, self.hops) {
+                        // musl's loader is also its libc.
+                        Some(found) if found == "(loader)" && loader_present => {
+                            out.push(line(format!("needs {name} -> the musl loader itself"), Tone::Good))
+                        }
+                        Some(found) if found == "(loader)" => out.push(line(
+                            format!("needs {name}: the musl loader provides it, and it is missing"),
+                            Tone::Bad,
+                        )),
                         Some(found) => out.push(line(format!("needs {name} -> {found}"), Tone::Good)),
                         None => {
                             let dirs = if name.contains('/') {
