@@ -71,7 +71,7 @@ pub struct Reading {
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
     /// Keep each layer's analysis in DIR (a SQLite store, as a batch keeps) and reuse it by
-    /// digest: images sharing a base read its layers once (scan, compare).
+    /// digest: images sharing a base read its layers once (scan, compare, explore).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// IMG-STALE when the image was built more than this many days ago.
