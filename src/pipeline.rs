@@ -151,22 +151,26 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
 
 /// The report of a loaded image: one platform report per target, in target order.
 pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
-    report_and_views(loaded, opts).0
+    report_with_views(loaded, &views(loaded), opts)
 }
 
-/// Like [`report`], also giving each platform's merged view (in target order) to a caller that
-/// goes on browsing it (`explore`), so that no view is merged twice.
-pub fn report_and_views(loaded: &Loaded, opts: &ScanOptions) -> (ImageReport, Vec<MergedFs>) {
-    let (platforms, views): (Vec<PlatformReport>, Vec<MergedFs>) = loaded
+/// Each platform's merged view, in target order (merged in parallel).
+pub fn views(loaded: &Loaded) -> Vec<MergedFs> {
+    loaded.resolution.targets.par_iter().map(|t| merged(&loaded.deltas, t)).collect()
+}
+
+/// The report of a loaded image from its platforms' merged views ([`views`], in target order),
+/// for a caller that goes on browsing them (`explore`). The layer entries may be gone already:
+/// the report needs the views and each layer's figures only.
+pub fn report_with_views(loaded: &Loaded, views: &[MergedFs], opts: &ScanOptions) -> ImageReport {
+    let platforms: Vec<PlatformReport> = loaded
         .resolution
         .targets
         .par_iter()
-        .map(|t| {
-            let fs = merged(&loaded.deltas, t);
-            (platform_report(t, &fs, &loaded.deltas, opts), fs)
-        })
-        .unzip();
-    (image_report(loaded, platforms, opts), views)
+        .zip(views)
+        .map(|(t, fs)| platform_report(t, fs, &loaded.deltas, opts))
+        .collect();
+    image_report(loaded, platforms, opts)
 }
 
 /// Like [`report`], consuming the image: platforms are merged a few at a time (as many as

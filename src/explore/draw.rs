@@ -115,8 +115,10 @@ fn draw_layers(frame: &mut Frame, e: &mut Explorer, area: Rect) {
         .take(height)
         .map(|(i, l)| {
             let lost = if l.lost_bytes > 0 { human(l.lost_bytes) } else { "-".into() };
-            let text =
-                format!("{i:>2} {:>8} {:>8} {}", human(l.uncompressed_bytes), lost, command(l.created_by.as_deref()));
+            // The selected layer is marked in text too (a capture, a screen reader).
+            let mark = if i == e.layer { '>' } else { ' ' };
+            let size = human(l.uncompressed_bytes);
+            let text = format!("{mark}{i:>2} {size:>8} {lost:>8} {}", command(l.created_by.as_deref()));
             let mut style = Style::default();
             if i == e.layer {
                 style = if focused || e.view == View::Layer {

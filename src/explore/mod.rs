@@ -89,39 +89,52 @@ pub struct Explorer {
 }
 
 impl PlatformView {
-    fn new(fs: MergedFs, index: usize, loaded: &Loaded, opts: &ScanOptions) -> Self {
-        let t = &loaded.resolution.targets[index];
+    /// The trees of one platform: each layer's changes (from the layer entries), then, once the
+    /// caller has dropped the entries, the merged and reclaimable ones ([`PlatformView::finish`]).
+    fn layers(fs: &MergedFs, target: &crate::source::resolve::Target, loaded: &Loaded) -> Vec<FileTree> {
         let deltas: Vec<Option<&crate::layer::LayerDelta>> =
-            t.layers.iter().map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
-        let ((merged, waste), layers) = rayon::join(
-            || rayon::join(|| FileTree::merged(&fs), || FileTree::waste(&fs)),
-            || {
-                deltas
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, d)| match d {
-                        Some(d) => FileTree::layer(i, d, &fs),
-                        None => FileTree::empty(),
-                    })
-                    .collect()
-            },
-        );
-        let arch = t.platform.architecture.clone();
-        let env: Vec<String> = t.config.config().as_ref().and_then(|c| c.env().clone()).unwrap_or_default();
-        let search = SearchPaths::new(&fs, &arch, &env, opts.limits.symlink_hops);
+            target.layers.iter().map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
+        deltas
+            .par_iter()
+            .enumerate()
+            .map(|(i, d)| match d {
+                Some(d) => FileTree::layer(i, d, fs),
+                None => FileTree::empty(),
+            })
+            .collect()
+    }
+
+    fn finish(fs: MergedFs, layers: Vec<FileTree>, target: &crate::source::resolve::Target, hops: u64) -> Self {
+        let (merged, waste) = rayon::join(|| FileTree::merged(&fs), || FileTree::waste(&fs));
+        let arch = target.platform.architecture.clone();
+        let env: Vec<String> = target.config.config().as_ref().and_then(|c| c.env().clone()).unwrap_or_default();
+        let search = SearchPaths::new(&fs, &arch, &env, hops);
         PlatformView { fs, merged, waste, layers, search, arch }
     }
 }
 
 impl Explorer {
-    /// Builds everything the screen needs from a loaded image (read once, by the caller): the
-    /// report, each platform's merged view and trees. The layer entries are dropped after.
-    pub fn open(loaded: Loaded, opts: &ScanOptions) -> Explorer {
-        let (report, views) = crate::pipeline::report_and_views(&loaded, opts);
-        let views: Vec<PlatformView> =
-            views.into_iter().enumerate().map(|(i, fs)| PlatformView::new(fs, i, &loaded, opts)).collect();
+    /// Builds everything the screen needs from a loaded image (read once, by the caller): each
+    /// platform's merged view, its layers' trees, the report, the merged trees. The layer
+    /// entries are dropped as soon as the layers' trees hold what they showed, before the
+    /// detectors run, as a scan drops them (memory peaks once, not twice).
+    pub fn open(mut loaded: Loaded, opts: &ScanOptions) -> Explorer {
+        let hops = opts.limits.symlink_hops;
+        let views = crate::pipeline::views(&loaded);
+        let layer_trees: Vec<Vec<FileTree>> =
+            loaded.resolution.targets.iter().zip(&views).map(|(t, fs)| PlatformView::layers(fs, t, &loaded)).collect();
+        for d in loaded.deltas.values_mut() {
+            d.entries = Vec::new();
+        }
+        let report = crate::pipeline::report_with_views(&loaded, &views, opts);
+        let views: Vec<PlatformView> = views
+            .into_iter()
+            .zip(layer_trees)
+            .zip(&loaded.resolution.targets)
+            .map(|((fs, layers), t)| PlatformView::finish(fs, layers, t, hops))
+            .collect();
         drop(loaded);
-        Explorer::new(report, views, opts.limits.symlink_hops)
+        Explorer::new(report, views, hops)
     }
 
     /// An explorer over a report and its platforms' views (in the report's platform order).

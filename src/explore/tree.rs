@@ -3,7 +3,6 @@
 //! order and directory sizes aggregated, so moving around reads nothing and sums nothing.
 
 use std::collections::{HashMap, HashSet};
-
 use std::sync::Arc;
 
 use crate::fs::{Event, EventList, MergedFs, NodeKind};
@@ -87,6 +86,7 @@ pub struct FileTree {
 /// Builds a tree from paths given in any order, making the missing parent directories.
 struct Builder {
     nodes: Vec<Node>,
+    /// Directories by path (files need no finding again: they have no children).
     ids: HashMap<Arc<str>, u32>,
     /// Last child of each node, to append in order.
     last_child: Vec<u32>,
@@ -112,13 +112,28 @@ impl Builder {
         Builder { nodes: vec![root], ids, last_child: vec![NONE], layer }
     }
 
-    /// The node of `path` (made, with its parents, as plain directories when missing).
-    fn node(&mut self, path: &Arc<str>) -> u32 {
+    /// The node of `path`: a directory's is found again by its path, anything else is a node
+    /// of its own (only directories have children). Missing parents are made as directories.
+    fn node(&mut self, path: &Arc<str>, dir: bool) -> u32 {
+        if dir {
+            if let Some(&id) = self.ids.get(path) {
+                return id;
+            }
+        }
+        let parent = match path.rfind('/') {
+            Some(i) => self.parent(&path[..i]),
+            None => ROOT,
+        };
+        self.push(path.clone(), parent, dir)
+    }
+
+    /// The directory at `path`, made with its missing parents.
+    fn parent(&mut self, path: &str) -> u32 {
         if let Some(&id) = self.ids.get(path) {
             return id;
         }
         // The missing ancestors, deepest first, up to the first one known.
-        let mut missing: Vec<Arc<str>> = vec![path.clone()];
+        let mut missing: Vec<&str> = vec![path];
         let mut parent = ROOT;
         let mut at = path.len();
         while let Some(i) = path[..at].rfind('/') {
@@ -126,17 +141,17 @@ impl Builder {
                 parent = id;
                 break;
             }
-            missing.push(Arc::from(&path[..i]));
+            missing.push(&path[..i]);
             at = i;
         }
         while let Some(p) = missing.pop() {
-            parent = self.push(p, parent);
+            parent = self.push(Arc::from(p), parent, true);
         }
         parent
     }
 
-    /// Appends a directory node below `parent`.
-    fn push(&mut self, path: Arc<str>, parent: u32) -> u32 {
+    /// Appends a node below `parent` (a directory, until its caller says otherwise).
+    fn push(&mut self, path: Arc<str>, parent: u32, dir: bool) -> u32 {
         let id = u32::try_from(self.nodes.len()).unwrap_or(NONE - 1);
         self.nodes.push(Node {
             path: path.clone(),
@@ -157,7 +172,9 @@ impl Builder {
             prev => self.nodes[prev as usize].next_sibling = id,
         }
         self.last_child[p] = id;
-        self.ids.insert(path, id);
+        if dir {
+            self.ids.insert(path, id);
+        }
         id
     }
 
@@ -235,13 +252,12 @@ impl FileTree {
     /// modified, else added.
     pub fn merged(fs: &MergedFs) -> FileTree {
         let mut b = Builder::new(0);
-        for (path, node) in fs.iter() {
+        for (path, node) in fs.iter_shared() {
             if path.is_empty() {
                 continue;
             }
-            let path: Arc<str> = Arc::from(path);
-            let id = b.node(&path) as usize;
             let (kind, data) = kind_of(&node.kind);
+            let id = b.node(path, kind == Kind::Dir) as usize;
             let n = &mut b.nodes[id];
             n.layer = u32::try_from(node.layer).unwrap_or(u32::MAX);
             n.kind = kind;
@@ -266,7 +282,7 @@ impl FileTree {
                 continue;
             }
             let path: Arc<str> = Arc::from(path);
-            let id = b.node(&path) as usize;
+            let id = b.node(&path, false) as usize;
             let live = fs.get(&path);
             let n = &mut b.nodes[id];
             n.kind = Kind::File;
@@ -304,7 +320,8 @@ impl FileTree {
             if e.path.is_empty() || e.path.starts_with(".wh..wh.plnk/") {
                 continue;
             }
-            let id = b.node(&e.path) as usize;
+            let dir = matches!(e.kind, EntryKind::Dir | EntryKind::Opaque);
+            let id = b.node(&e.path, dir) as usize;
             let n = &mut b.nodes[id];
             match &e.kind {
                 EntryKind::Whiteout => {

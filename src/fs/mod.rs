@@ -111,6 +111,14 @@ impl MergedFs {
         self.tree.order().iter().filter_map(move |&id| self.entry(id))
     }
 
+    /// Like [`MergedFs::iter`], with each path's shared allocation (to keep it without a copy).
+    pub fn iter_shared(&self) -> impl Iterator<Item = (&Arc<str>, &Node)> {
+        self.tree.order().iter().filter_map(move |&id| {
+            let s = &self.tree.slots[id as usize];
+            Some((&s.path, s.node.as_ref()?))
+        })
+    }
+
     fn entry(&self, id: u32) -> Option<(&str, &Node)> {
         let s = &self.tree.slots[id as usize];
         Some((&*s.path, s.node.as_ref()?))
