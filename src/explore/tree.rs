@@ -87,7 +87,9 @@ pub struct FileTree {
 struct Builder {
     nodes: Vec<Node>,
     /// Directories by path (files need no finding again: they have no children).
-    ids: HashMap<Arc<str>, u32>,
+    ids: HashMap<Arc<str>, u32, foldhash::quality::RandomState>,
+    /// The last parent found: entries of one directory come together.
+    last_parent: (Arc<str>, u32),
     /// Last child of each node, to append in order.
     last_child: Vec<u32>,
     layer: u32,
@@ -107,9 +109,9 @@ impl Builder {
             change: Change::None,
             elf: false,
         };
-        let mut ids = HashMap::new();
+        let mut ids = HashMap::default();
         ids.insert(Arc::from(""), ROOT);
-        Builder { nodes: vec![root], ids, last_child: vec![NONE], layer }
+        Builder { nodes: vec![root], ids, last_child: vec![NONE], layer, last_parent: (Arc::from(""), ROOT) }
     }
 
     /// The node of `path`: a directory's is found again by its path, anything else is a node
@@ -121,7 +123,12 @@ impl Builder {
             }
         }
         let parent = match path.rfind('/') {
-            Some(i) => self.parent(&path[..i]),
+            Some(i) if *self.last_parent.0 == path[..i] => self.last_parent.1,
+            Some(i) => {
+                let p = self.parent(&path[..i]);
+                self.last_parent = (Arc::from(&path[..i]), p);
+                p
+            }
             None => ROOT,
         };
         self.push(path.clone(), parent, dir)
@@ -252,7 +259,7 @@ impl FileTree {
     /// modified, else added.
     pub fn merged(fs: &MergedFs) -> FileTree {
         let mut b = Builder::new(0);
-        for (path, node) in fs.iter_shared() {
+        for (path, node, events) in fs.iter_shared() {
             if path.is_empty() {
                 continue;
             }
@@ -265,7 +272,7 @@ impl FileTree {
             n.size = data.as_ref().map_or(0, |d| d.size);
             n.data = data;
             if kind != Kind::Dir {
-                let rewritten = fs.events(&n.path).is_some_and(|e| writes(e) > 1);
+                let rewritten = writes(events) > 1;
                 n.change = if rewritten { Change::Modified } else { Change::Added };
             }
         }
@@ -354,7 +361,9 @@ impl FileTree {
                     n.size = data.as_ref().map_or(0, |d| d.size);
                     n.data = data;
                     if kind != Kind::Dir {
-                        let before = fs.events(&e.path).is_some_and(|ev| ev.iter().any(|(l, _)| *l < index));
+                        // Nothing is below the first layer: no lookup there.
+                        let before =
+                            index > 0 && fs.events(&e.path).is_some_and(|ev| ev.iter().any(|(l, _)| *l < index));
                         n.change = if before { Change::Modified } else { Change::Added };
                     }
                 }
