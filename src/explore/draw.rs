@@ -265,3 +265,17 @@ fn draw_findings(frame: &mut Frame, e: &mut Explorer, area: Rect, selected: usiz
     e.findings_offset = offset;
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{clean, command};
+
+    #[test]
+    fn explore_text_from_the_image_cannot_drive_the_terminal() {
+        assert_eq!(clean("a\u{1b}[2Jb\r\n\u{7}c"), "a?[2Jb???c");
+        assert_eq!(clean("pkg/ünï.js"), "pkg/ünï.js");
+        assert_eq!(command(Some("/bin/sh -c #(nop) COPY a /\u{1b}x")), "COPY a /?x");
+        assert_eq!(command(Some("/bin/sh -c apt-get update")), "apt-get update");
+        assert_eq!(command(None), "");
+    }
+}
