@@ -59,8 +59,6 @@ pub struct Node {
     pub parent: u32,
     pub first_child: u32,
     pub next_sibling: u32,
-    /// The layer that last wrote it (merged view), or the layer of the tree.
-    pub layer: u32,
     pub kind: Kind,
     pub change: Change,
     /// An ELF file (its facts were read).
@@ -92,11 +90,10 @@ struct Builder {
     last_parent: (Arc<str>, u32),
     /// Last child of each node, to append in order.
     last_child: Vec<u32>,
-    layer: u32,
 }
 
 impl Builder {
-    fn new(layer: u32) -> Self {
+    fn new() -> Self {
         let root = Node {
             path: Arc::from(""),
             data: None,
@@ -104,14 +101,13 @@ impl Builder {
             parent: NONE,
             first_child: NONE,
             next_sibling: NONE,
-            layer,
             kind: Kind::Dir,
             change: Change::None,
             elf: false,
         };
         let mut ids = HashMap::default();
         ids.insert(Arc::from(""), ROOT);
-        Builder { nodes: vec![root], ids, last_child: vec![NONE], layer, last_parent: (Arc::from(""), ROOT) }
+        Builder { nodes: vec![root], ids, last_child: vec![NONE], last_parent: (Arc::from(""), ROOT) }
     }
 
     /// The node of `path`: a directory's is found again by its path, anything else is a node
@@ -167,7 +163,6 @@ impl Builder {
             parent,
             first_child: NONE,
             next_sibling: NONE,
-            layer: self.layer,
             kind: Kind::Dir,
             change: Change::None,
             elf: false,
@@ -258,7 +253,7 @@ impl FileTree {
     /// The merged view: every path a container sees; a file written by more than one layer is
     /// modified, else added.
     pub fn merged(fs: &MergedFs) -> FileTree {
-        let mut b = Builder::new(0);
+        let mut b = Builder::new();
         for (path, node, events) in fs.iter_shared() {
             if path.is_empty() {
                 continue;
@@ -266,7 +261,6 @@ impl FileTree {
             let (kind, data) = kind_of(&node.kind);
             let id = b.node(path, kind == Kind::Dir) as usize;
             let n = &mut b.nodes[id];
-            n.layer = u32::try_from(node.layer).unwrap_or(u32::MAX);
             n.kind = kind;
             n.elf = data.as_ref().is_some_and(|d| d.elf().is_some());
             n.size = data.as_ref().map_or(0, |d| d.size);
@@ -282,7 +276,7 @@ impl FileTree {
     /// The paths with reclaimable bytes (sized by those bytes): deleted ones as removed, the
     /// ones still there as modified.
     pub fn waste(fs: &MergedFs) -> FileTree {
-        let mut b = Builder::new(0);
+        let mut b = Builder::new();
         for (path, events) in fs.history() {
             let bytes = reclaimable(events);
             if bytes == 0 {
@@ -294,7 +288,6 @@ impl FileTree {
             let n = &mut b.nodes[id];
             n.kind = Kind::File;
             n.size = bytes;
-            n.layer = events.last().map_or(0, |(l, _)| u32::try_from(*l).unwrap_or(u32::MAX));
             match live.map(|x| &x.kind) {
                 Some(NodeKind::File(f)) => {
                     n.elf = f.elf().is_some();
@@ -313,7 +306,7 @@ impl FileTree {
 
     /// A tree with the root alone (a layer that could not be read).
     pub fn empty() -> FileTree {
-        Builder::new(0).finish()
+        Builder::new().finish()
     }
 
     /// What layer `index` changed: its entries as added, or modified when an earlier layer
@@ -321,8 +314,7 @@ impl FileTree {
     /// bytes the deleted file had). An opaque directory is marked removed: what lower layers
     /// had below it is gone.
     pub fn layer(index: usize, delta: &LayerDelta, fs: &MergedFs) -> FileTree {
-        let layer = u32::try_from(index).unwrap_or(u32::MAX);
-        let mut b = Builder::new(layer);
+        let mut b = Builder::new();
         for e in &delta.entries {
             if e.path.is_empty() || e.path.starts_with(".wh..wh.plnk/") {
                 continue;
@@ -467,4 +459,83 @@ pub fn rows(tree: &FileTree, expanded: &HashSet<u32>, filter: &str, waste: Optio
         stack.extend(kids);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::layer::Entry;
+
+    fn entry(path: &str, kind: EntryKind) -> Entry {
+        Entry { path: path.into(), kind, mode: 0o644, uid: 0, gid: 0 }
+    }
+    fn file(path: &str, size: u64) -> Entry {
+        entry(path, EntryKind::File(Arc::new(FileData { size, hash: size, ..Default::default() })))
+    }
+    fn layer(entries: Vec<Entry>) -> LayerDelta {
+        LayerDelta { digest: "sha256:test".into(), entries, complete: true, ..Default::default() }
+    }
+    fn names(t: &FileTree, id: u32) -> Vec<&str> {
+        t.children(id).map(|c| t.nodes[c as usize].name()).collect()
+    }
+
+    #[test]
+    fn explore_node_stays_small() {
+        // Two trees of these per file: every byte counts (README, Performance).
+        assert_eq!(std::mem::size_of::<Node>(), 48);
+    }
+
+    #[test]
+    fn explore_layer_tree_from_entries_in_any_order_without_their_directories() {
+        let l0 = layer(vec![file("usr/lib/b", 10), file("etc/x", 1), file("usr/lib/a", 5)]);
+        let l1 = layer(vec![
+            file("usr/lib/a", 7),
+            entry("etc/x", EntryKind::Whiteout),
+            file("usr/z/deep/new", 3),
+            entry("usr", EntryKind::Dir),
+        ]);
+        let fs = MergedFs::build([&l0, &l1]);
+        let t = FileTree::layer(1, &l1, &fs);
+        assert_eq!(names(&t, ROOT), ["etc", "usr"]);
+        let usr = t.find("usr").expect("usr");
+        assert_eq!(names(&t, usr), ["lib", "z"], "children in name order, one node per directory");
+        let a = &t.nodes[t.find("usr/lib/a").expect("a") as usize];
+        assert_eq!((a.change, a.size), (Change::Modified, 7));
+        let new = &t.nodes[t.find("usr/z/deep/new").expect("new") as usize];
+        assert_eq!(new.change, Change::Added);
+        let x = &t.nodes[t.find("etc/x").expect("x") as usize];
+        assert_eq!((x.change, x.size), (Change::Removed, 1), "a whiteout, with what the file had");
+        // Directory sizes: what this layer wrote below them; the removed file is not counted.
+        assert_eq!(t.nodes[usr as usize].size, 10);
+        assert_eq!(t.nodes[t.find("etc").expect("etc") as usize].size, 0);
+        assert_eq!(t.nodes[ROOT as usize].size, 10);
+        // The merged view: a rewritten file is modified, the deleted one is gone.
+        let m = FileTree::merged(&fs);
+        assert_eq!(m.nodes[m.find("usr/lib/a").expect("a") as usize].change, Change::Modified);
+        assert_eq!(m.nodes[m.find("usr/lib/b").expect("b") as usize].change, Change::Added);
+        assert!(m.find("etc/x").is_none());
+        assert_eq!(m.nodes[ROOT as usize].size, 7 + 10 + 3);
+        // Waste: /usr/lib/a's first copy (5) and /etc/x, deleted (1).
+        let w = FileTree::waste(&fs);
+        assert_eq!(w.nodes[ROOT as usize].size, 5 + 7 - 5 + 1);
+        assert_eq!(w.nodes[w.find("etc/x").expect("x") as usize].change, Change::Removed);
+    }
+
+    #[test]
+    fn explore_rows_follow_expansion_and_filter() {
+        let l0 = layer(vec![file("a/one", 1), file("a/two", 2), file("b/three", 3)]);
+        let fs = MergedFs::build([&l0]);
+        let t = FileTree::merged(&fs);
+        let path = |r: &Row| t.nodes[r.id as usize].path.to_string();
+        let closed = rows(&t, &HashSet::new(), "", None);
+        assert_eq!(closed.iter().map(path).collect::<Vec<_>>(), ["a", "b"]);
+        let open: HashSet<u32> = [t.find("a").expect("a")].into();
+        let rs = rows(&t, &open, "", None);
+        assert_eq!(rs.iter().map(path).collect::<Vec<_>>(), ["a", "a/one", "a/two", "b"]);
+        assert_eq!(rs[1].depth, 1);
+        let rs = rows(&t, &HashSet::new(), "THREE", None);
+        assert_eq!(rs.iter().map(path).collect::<Vec<_>>(), ["b", "b/three"]);
+    }
 }
