@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, e: &mut Explorer) {
     let [main, details, status] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(details_height), Constraint::Length(1)]).areas(area);
     let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(main);
-    let [facts, layers] = Layout::vertical([Constraint::Length(7), Constraint::Min(3)]).areas(left);
+    let [facts, layers] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(left);
     draw_facts(frame, e, facts);
     draw_layers(frame, e, layers);
     draw_tree(frame, e, right);
@@ -85,11 +85,9 @@ fn draw_facts(frame: &mut Frame, e: &Explorer, area: Rect) {
         let version = p.libc.version.as_deref().map(|v| format!(" {}", clean(v))).unwrap_or_default();
         lines.push(Line::from(format!("libc {}{version}", p.libc.kind)));
         lines.push(Line::from(format!("distroless verdict: {}", p.distroless.verdict)));
-        lines.push(Line::from(format!(
-            "efficiency {:.1} %, reclaimable {}",
-            p.bloat.efficiency * 100.0,
-            human(p.bloat.reclaimable_bytes)
-        )));
+        // One fact a line: the left pane is 32 columns wide on an 80-column terminal.
+        lines.push(Line::from(format!("efficiency {:.1} %", p.bloat.efficiency * 100.0)));
+        lines.push(Line::from(format!("reclaimable {}", human(p.bloat.reclaimable_bytes))));
         let all = e.findings();
         let high = all.iter().filter(|f| f.severity >= crate::findings::Severity::High).count();
         lines.push(Line::from(format!("findings {} ({high} high; f: list)", all.len())));

@@ -236,3 +236,19 @@ fn explore_an_unreadable_image_exits_2() {
     assert!(pane.contains("EXIT=2"), "{pane}");
     assert!(pane.contains("/nonexistent/image"), "{pane}");
 }
+
+#[test]
+fn explore_headline_facts_fit_80_columns() {
+    let mut e = open("bloat");
+    let lines = screen(&mut e, 80, 24);
+    let p = e.report.platforms[0].clone();
+    line_with(&lines, &format!("reclaimable {}", human(p.bloat.reclaimable_bytes)));
+    line_with(&lines, &format!("efficiency {:.1} %", p.bloat.efficiency * 100.0));
+    line_with(&lines, &format!("distroless verdict: {}", p.distroless.verdict));
+    line_with(&lines, "libc static");
+    // w: the reclaimable paths, the deleted ones marked.
+    e.on_key(ratatui::crossterm::event::KeyCode::Char('w').into());
+    let lines = screen(&mut e, 80, 24);
+    line_with(&lines, "reclaimable only");
+    line_with(&lines, "- big.bin");
+}
