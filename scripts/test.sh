@@ -14,6 +14,7 @@ packages=(
   podman          # tests/it/local.rs: a podman API service
   libisal-dev     # the opt-in `isal` gzip decoder's unit tests (.ci/run)
   chromium        # tests/it/html.rs: the HTML reports opened in headless Chromium
+  tmux            # tests/it/explore.rs: explore in a private tmux server, its screen read
 )
 missing=()
 for p in "${packages[@]}"; do

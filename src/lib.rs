@@ -6,9 +6,10 @@
 //! [`blob`] verifies and decompresses a layer, [`tarwalk`] walks its entries and [`layer`]
 //! keeps what the detectors need of them (with [`elf`] facts); [`fs`] merges a platform's layers
 //! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;
-//! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`]
-//! and [`batch`] are built on it. Below everything: [`error`], [`limits`], [`diag`],
-//! [`units`], [`dates`], [`progress`], [`pattern`], [`oci`] and [`findings`].
+//! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`],
+//! [`batch`] and [`explore`] (the terminal UI's model, keys and drawing) are built on it.
+//! Below everything: [`error`], [`limits`], [`diag`], [`units`], [`dates`], [`progress`],
+//! [`pattern`], [`oci`] and [`findings`].
 
 pub mod batch;
 pub mod blob;
@@ -18,6 +19,7 @@ pub mod detect;
 pub mod diag;
 pub mod elf;
 pub mod error;
+pub mod explore;
 pub mod findings;
 pub mod fs;
 pub mod layer;

@@ -161,11 +161,24 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
 
 /// The report of a loaded image: one platform report per target, in target order.
 pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
+    report_with_views(loaded, &views(loaded), opts)
+}
+
+/// Each platform's merged view, in target order (merged in parallel).
+pub fn views(loaded: &Loaded) -> Vec<MergedFs> {
+    loaded.resolution.targets.par_iter().map(|t| merged(&loaded.deltas, t)).collect()
+}
+
+/// The report of a loaded image from its platforms' merged views ([`views`], in target order),
+/// for a caller that goes on browsing them (`explore`). The layer entries may be gone already:
+/// the report needs the views and each layer's figures only.
+pub fn report_with_views(loaded: &Loaded, views: &[MergedFs], opts: &ScanOptions) -> ImageReport {
     let platforms: Vec<PlatformReport> = loaded
         .resolution
         .targets
         .par_iter()
-        .map(|t| platform_report(t, &merged(&loaded.deltas, t), &loaded.deltas, opts))
+        .zip(views)
+        .map(|(t, fs)| platform_report(t, fs, &loaded.deltas, opts))
         .collect();
     image_report(loaded, platforms, opts)
 }

@@ -1,5 +1,6 @@
-//! Options every image-reading subcommand shares (`--quiet`, `--output`, `--limit`, registry
-//! access, the lifecycle's clock and data) and writing the output to stdout or a file.
+//! Options every image-reading subcommand shares (`--quiet`, `--limit`, registry access, the
+//! lifecycle's clock and data, suppressions), those of the ones that write a report
+//! (`--output`, `--color`), and writing the output to stdout or a file.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,11 +13,10 @@ use layerscope::limits::Limits;
 use layerscope::source::registry::RegistryOptions;
 use layerscope::source::Prefer;
 
+/// The options of every subcommand that writes a report: those that read images, and where and
+/// how the output goes.
 #[derive(clap::Args, Default)]
 pub struct Common {
-    /// No progress bars.
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Where the output goes, repeatable: FILE (in --format), FORMAT=FILE (e.g. json=r.json,
     /// sarif=r.sarif), FORMAT alone (to stdout), or - (stdout).
     #[arg(long, short, value_name = "[FORMAT=]FILE")]
@@ -24,6 +24,23 @@ pub struct Common {
     /// Colour in text output: auto (on a terminal only, NO_COLOR respected), always, never.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    #[command(flatten)]
+    pub reading: Reading,
+}
+
+impl std::ops::Deref for Common {
+    type Target = Reading;
+    fn deref(&self) -> &Reading {
+        &self.reading
+    }
+}
+
+/// The options of every subcommand that reads images (`explore` has these alone).
+#[derive(clap::Args, Default)]
+pub struct Reading {
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Raise or lower a limit on input, NAME=VALUE (e.g. --limit elf-bytes=1073741824).
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
@@ -55,7 +72,7 @@ pub struct Common {
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
     /// Keep each layer's analysis in DIR (a SQLite store, as a batch keeps) and reuse it by
-    /// digest: images sharing a base read its layers once (scan, compare).
+    /// digest: images sharing a base read its layers once (scan, compare, explore).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// IMG-STALE when the image was built more than this many days ago.
@@ -103,7 +120,7 @@ fn parse_day(s: &str) -> Result<i64, String> {
     layerscope::dates::parse(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 
-impl Common {
+impl Reading {
     pub fn limits(&self) -> anyhow::Result<Limits> {
         let mut limits = Limits::default();
         for l in &self.limits {
@@ -167,7 +184,9 @@ impl Common {
             ..RegistryOptions::default()
         }
     }
+}
 
+impl Common {
     /// The outputs asked for: (format, file or `None` for stdout), `default` to stdout when none.
     pub fn targets<F: clap::ValueEnum + Copy>(&self, default: F) -> Vec<(F, Option<PathBuf>)> {
         if self.output.is_empty() {

@@ -8,6 +8,7 @@ mod config;
 mod dive_rules;
 mod errors;
 mod exit;
+mod explore;
 mod progress;
 mod scan;
 
@@ -79,6 +80,9 @@ enum Command {
     /// Compare the platforms of one image, or two images platform by platform.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(compare::CompareArgs),
+    /// Browse an image in the terminal: layers, files (merged or per layer), ELF details, findings.
+    #[command(after_help = EXPLORE_EXAMPLES)]
+    Explore(explore::ExploreArgs),
     /// Scan every repository and tag of a registry into a SQLite store; re-runs skip what it has.
     #[command(after_help = BATCH_EXAMPLES)]
     Batch(batch::BatchArgs),
@@ -129,6 +133,14 @@ const COMPARE_EXAMPLES: &str = concat!(
     "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
 );
 
+const EXPLORE_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope explore alpine:3.20\n",
+    "  layerscope explore oci:./layout --platform linux/arm64\n\n",
+    "Keys: Tab pane, Up/Down move, Enter/Right expand, Left collapse, a merged/layer view,\n",
+    "w reclaimable only, / filter, p next platform, f findings, ? help, q or Esc quit."
+);
+
 const BATCH_EXAMPLES: &str = concat!(
     "Examples:\n",
     "  layerscope batch mirror.example:5000 --db mirror.db\n",
@@ -171,6 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Explore(args) => explore::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
         Command::Version { format } => {

@@ -40,12 +40,7 @@ fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u64) -
 }
 
 fn flavor_of(b: &Binary, libc_kind: LibcKind) -> Flavor {
-    match &b.interpreter {
-        Some(i) if i.rsplit('/').next().unwrap_or("").starts_with("ld-musl-") => Flavor::Musl,
-        Some(_) => Flavor::Glibc,
-        None if libc_kind == LibcKind::Musl => Flavor::Musl,
-        None => Flavor::Glibc,
-    }
+    Flavor::of(b.interpreter.as_deref(), libc_kind == LibcKind::Musl)
 }
 
 /// The script's interpreter check: `Err(message)` when it cannot run.

@@ -134,6 +134,19 @@ fn musl_builtin(name: &str) -> bool {
     matches!(stem, "c" | "pthread" | "rt" | "m" | "dl" | "util" | "xnet") && rest[stem.len()..].starts_with(".so")
 }
 
+impl Flavor {
+    /// Whose loader rules apply to a binary: musl's when its interpreter is musl's loader, or when
+    /// it has none in an image whose C library is musl; glibc's otherwise.
+    pub fn of(interpreter: Option<&str>, musl_image: bool) -> Flavor {
+        match interpreter {
+            Some(i) if i.rsplit('/').next().unwrap_or("").starts_with("ld-musl-") => Flavor::Musl,
+            Some(_) => Flavor::Glibc,
+            None if musl_image => Flavor::Musl,
+            None => Flavor::Glibc,
+        }
+    }
+}
+
 /// Finds where the loader would load `name` from for the object at `object_path` (the path it
 /// is loaded from; `$ORIGIN` is its directory). Returns the path found, `Some("(loader)")` for
 /// musl's built-in libc names, or `None`. A candidate of the wrong machine or class is skipped,
@@ -151,8 +164,6 @@ pub fn find_library(
     if flavor == Flavor::Musl && musl_builtin(name) {
         return Some("(loader)".into());
     }
-    let origin = object_path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    let expand = |d: &str| d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
     let fits = |p: &str| -> bool {
         match fs.resolve(p, hops) {
             Ok((_, node)) => match &node.kind {
@@ -171,6 +182,18 @@ pub fn find_library(
     if name.contains('/') {
         return fits(name).then(|| name.to_string());
     }
+    search_dirs(object_path, object, flavor, paths)
+        .into_iter()
+        .map(|d| format!("{}/{name}", d.trim_end_matches('/')))
+        .find(|p| fits(p))
+}
+
+/// The directories the loader searches, in order, for a library `object` (loaded from
+/// `object_path`) needs: RPATH, `LD_LIBRARY_PATH`, RUNPATH (`$ORIGIN` expanded), then the
+/// platform's. Not for musl's built-in names nor names with a `/` (see [`find_library`]).
+pub fn search_dirs(object_path: &str, object: &ElfInfo, flavor: Flavor, paths: &SearchPaths) -> Vec<String> {
+    let origin = object_path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let expand = |d: &str| d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
     let mut dirs: Vec<String> = Vec::new();
     match flavor {
         Flavor::Glibc => {
@@ -187,7 +210,7 @@ pub fn find_library(
             dirs.extend(paths.musl.iter().cloned());
         }
     }
-    dirs.into_iter().map(|d| format!("{}/{name}", d.trim_end_matches('/'))).find(|p| fits(p))
+    dirs
 }
 
 #[cfg(test)]

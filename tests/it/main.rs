@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod compare;
 mod elf_agreement;
+mod explore;
 mod fixtures;
 mod hostile;
 mod html;
