@@ -6,7 +6,7 @@
 //! keeps what the detectors need of them (with [`elf`] facts); [`fs`] merges a platform's layers
 //! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;
 //! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`]
-//! and [`batch`] are built on it. Below everything: [`error`], [`limits`], [`diag`],
+//! and [`batch`] are built on it, and [`slim`] (the command's file closure, exported). Below everything: [`error`], [`limits`], [`diag`],
 //! [`units`], [`dates`], [`progress`], [`pattern`], [`oci`] and [`findings`].
 
 pub mod batch;
@@ -28,6 +28,7 @@ pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod report;
+pub mod slim;
 pub mod source;
 pub mod tarwalk;
 pub mod units;

@@ -10,6 +10,7 @@ mod errors;
 mod exit;
 mod progress;
 mod scan;
+mod slim;
 
 use std::process::ExitCode;
 
@@ -76,6 +77,10 @@ enum Command {
     /// Scan every repository and tag of a registry into a SQLite store; re-runs skip what it has.
     #[command(after_help = BATCH_EXAMPLES)]
     Batch(batch::BatchArgs),
+    /// Plan a slim image: the command's file closure, the base it fits, a Dockerfile; --export
+    /// writes the closure into a directory.
+    #[command(after_help = SLIM_EXAMPLES)]
+    Slim(slim::SlimArgs),
     /// Print the table of one or more batch stores (text, JSON lines or CSV).
     #[command(
         after_help = "Examples:\n  layerscope summary batch.db\n  layerscope summary shard-0.db shard-1.db -f csv -o fleet.csv"
@@ -123,6 +128,14 @@ const COMPARE_EXAMPLES: &str = concat!(
     "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
 );
 
+const SLIM_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope slim oci:./layout\n",
+    "  layerscope slim app.tar --platform linux/amd64 -f dockerfile > Dockerfile.slim\n",
+    "  layerscope slim oci:./layout --export ./rootfs && chroot ./rootfs /app/server\n",
+    "  layerscope slim oci:./layout --keep '/usr/share/zoneinfo/**' -f json --command /bin/sh -c 'date'"
+);
+
 const BATCH_EXAMPLES: &str = concat!(
     "Examples:\n",
     "  layerscope batch mirror.example:5000 --db mirror.db\n",
@@ -165,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Slim(args) => slim::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
         Command::Version { format } => {

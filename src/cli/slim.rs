@@ -1,0 +1,165 @@
+//! The `slim` subcommand: the command's file closure and the base it fits, as text, JSON or a
+//! Dockerfile; `--export DIR` writes the closure out of the layers (docs/slim.md).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use layerscope::oci::platform::PlatformFilter;
+use layerscope::pipeline::{self, ScanOptions};
+use layerscope::slim::render::{self, SlimReport};
+use layerscope::slim::{self, SlimOptions};
+
+use super::common::Common;
+use super::errors::{print, print_errors};
+use super::exit::Exit;
+use super::progress::Bars;
+
+/// `slim --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    /// A multi-stage Dockerfile (one platform).
+    Dockerfile,
+}
+
+#[derive(clap::Args)]
+pub struct SlimArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], a path or
+    /// a registry reference.
+    image: String,
+    /// Platforms to plan for (docker syntax, comma-separated) [default: all]. The Dockerfile and
+    /// --export need exactly one.
+    #[arg(long, default_value = "all", value_parser = PlatformFilter::parse)]
+    platform: PlatformFilter,
+    /// Output format (of stdout and of `-o FILE`).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the closure into DIR (made when missing; refused unless empty).
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
+    /// Keep these paths too (glob on absolute paths, e.g. '/usr/share/zoneinfo/**'; a directory
+    /// matched is kept whole); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    keep: Vec<String>,
+    /// Plan for this command instead of the config's Entrypoint + Cmd (takes every argument
+    /// after it: put it last).
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
+    command: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// The reference pinned by digest, for the Dockerfile's `FROM`.
+fn pinned(reference: &str, name: Option<&str>, digest: Option<&str>) -> String {
+    let local = ["oci:", "oci-archive:", "docker-archive:"].iter().any(|p| reference.starts_with(p))
+        || std::path::Path::new(reference).exists();
+    let base = if local {
+        name.map(str::to_string).unwrap_or_else(|| reference.to_string())
+    } else {
+        reference.trim_start_matches("docker://").to_string()
+    };
+    // Drop a tag or digest already there (a `:` after the last `/`).
+    let base = match base.rsplit_once('@') {
+        Some((b, _)) => b.to_string(),
+        None => match base.rfind(':') {
+            Some(i) if !base[i..].contains('/') && !local => base[..i].to_string(),
+            Some(i) if local && name.is_some() && !base[i..].contains('/') => base[..i].to_string(),
+            _ => base,
+        },
+    };
+    match digest {
+        Some(d) => format!("{base}@{d}"),
+        None => base,
+    }
+}
+
+pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
+    let opts = ScanOptions {
+        platforms: args.platform.clone(),
+        limits: args.common.limits()?,
+        progress: Bars::observer(!args.common.quiet),
+        registry: args.common.registry(),
+        policy: args.common.policy()?,
+    };
+    let loaded = match pipeline::load(&args.image, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            print(&e);
+            return Ok(Exit::Unreadable);
+        }
+    };
+    let report = pipeline::report(&loaded, &opts);
+    let mut exit = Exit::Clean;
+    print_errors(&report.reference, None, &report.diagnostics);
+    for p in &report.platforms {
+        print_errors(&report.reference, Some(&p.platform), &p.diagnostics);
+        if p.diagnostics.iter().any(|d| d.severity == layerscope::diag::Level::Error) {
+            exit = exit.and(Exit::Partial);
+        }
+    }
+    let one = loaded.resolution.targets.len() == 1;
+    if (args.export.is_some() || args.format == Format::Dockerfile) && !one {
+        let names: Vec<&str> = report.platforms.iter().map(|p| p.platform.as_str()).collect();
+        print(format_args!(
+            "{}: {} platforms ({}): --export and the Dockerfile need one, choose it with --platform",
+            args.image,
+            names.len(),
+            names.join(", ")
+        ));
+        return Ok(Exit::Unreadable);
+    }
+    let sopts = SlimOptions {
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
+        keep: args.keep.clone(),
+        symlink_hops: opts.limits.symlink_hops,
+    };
+    let mut plans = Vec::new();
+    let mut views = Vec::new();
+    for (t, p) in loaded.resolution.targets.iter().zip(&report.platforms) {
+        let fs = loaded.merged(t);
+        plans.push(slim::plan(&fs, t, p, &sopts).map_err(anyhow::Error::msg)?);
+        views.push(fs);
+    }
+    let mut out = SlimReport {
+        reference: report.reference.clone(),
+        digest: report.digest.clone(),
+        platforms: plans,
+        exported: None,
+    };
+    if let Some(dir) = &args.export {
+        let t = &loaded.resolution.targets[0];
+        let layers: Vec<&layerscope::layer::LayerDelta> =
+            t.layers.iter().filter_map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
+        let source = layerscope::source::open_with(&args.image, &opts.limits, &opts.registry)
+            .with_context(|| format!("re-opening {}", args.image))?;
+        match slim::export::export(source.as_ref(), t, &layers, &views[0], &out.platforms[0], dir, &opts.limits) {
+            Ok(x) => out.exported = Some(x),
+            Err(e) => {
+                print(format_args!("{}: export: {e}", args.image));
+                return Ok(Exit::Unreadable);
+            }
+        }
+    }
+    if out.platforms.iter().any(|p| !p.unresolved.is_empty()) {
+        for p in &out.platforms {
+            for u in &p.unresolved {
+                print(format_args!(
+                    "{} ({}): unresolved {} (needed by {}): {}",
+                    args.image, p.platform, u.name, u.needed_by, u.reason
+                ));
+            }
+        }
+    }
+    let from = pinned(&args.image, loaded.roots.name.as_deref(), report.digest.as_deref());
+    let hops = opts.limits.symlink_hops;
+    args.common.write(args.format, |format, w| match format {
+        Format::Text => render::text(&out, w),
+        Format::Json => render::json(&out, w),
+        Format::Dockerfile => {
+            w.write_all(slim::dockerfile::render(&out.platforms[0], &views[0], &from, hops).as_bytes())
+        }
+    })?;
+    Ok(exit)
+}
