@@ -78,7 +78,8 @@ pub struct Plan {
     pub base: base::Base,
     pub unresolved: Vec<Unresolved>,
     pub caveats: Vec<String>,
-    #[serde(skip)]
+    /// What a rebuild carries over from the config (the Dockerfile's ENTRYPOINT, CMD, ENV...).
+    #[serde(rename = "config")]
     pub carry: Carry,
 }
 

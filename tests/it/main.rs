@@ -15,3 +15,4 @@ mod lifecycle;
 mod memory;
 mod registry;
 mod schema;
+mod slim;

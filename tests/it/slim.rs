@@ -1,0 +1,271 @@
+//! `layerscope slim`: the closure checked against lddtree (pax-utils) run on the merged view
+//! unpacked by umoci, and the export run under chroot next to the full filesystem (same exit
+//! code, same output). Images: the fixtures, plus images built here from the host's real
+//! binaries (openssl with libssl/libcrypto, dash for a script entrypoint, a musl program with its
+//! own library found through `$ORIGIN`) and a hostile one whose links climb out.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{self, Comp, Image, E};
+
+fn layerscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn plan(reference: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["slim", reference, "-q", "-f", "json"];
+    args.extend(extra);
+    let out = layerscope(&args);
+    assert!(out.status.success(), "slim {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Unpacks the whole merged view of `layout:tag` with umoci (an independent layer applier).
+fn unpack(layout: &Path, tag: &str, arch: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = format!("{}:{tag}", layout.display());
+    let single = tempfile::tempdir().unwrap();
+    if let Some(arch) = arch {
+        // One platform out of an index: skopeo picks it, umoci unpacks it.
+        let dst = single.path().join("img");
+        let out = Command::new("skopeo")
+            .args(["copy", "-q", "--override-arch", arch, &format!("oci:{src}"), &format!("oci:{}:x", dst.display())])
+            .output()
+            .expect("skopeo (scripts/test.sh installs it)");
+        assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+        src = format!("{}:x", dst.display());
+    }
+    let root = dir.path().join("rootfs");
+    let out = Command::new("umoci")
+        .args(["raw", "unpack", "--image", &src, root.to_str().unwrap()])
+        .output()
+        .expect("umoci (scripts/test.sh installs it)");
+    assert!(out.status.success(), "umoci: {}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+/// Resolves `path` inside `root` as the kernel would in a chroot (links relative to their
+/// directory, absolute ones to the root, `..` stopping there): (real path, links followed).
+fn resolve_in(root: &Path, path: &str) -> (String, Vec<String>) {
+    let mut links = Vec::new();
+    let mut pending: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(String::from).collect();
+    let mut cur: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = pending.pop() {
+        match c.as_str() {
+            "." => continue,
+            ".." => {
+                cur.pop();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+        let here = root.join(cur.join("/"));
+        if let Ok(t) = std::fs::read_link(&here) {
+            hops += 1;
+            assert!(hops < 40, "link loop at {}", here.display());
+            links.push(format!("/{}", cur.join("/")));
+            cur.pop();
+            let t = t.to_string_lossy().to_string();
+            if t.starts_with('/') {
+                cur.clear();
+            }
+            pending.extend(t.split('/').rev().filter(|c| !c.is_empty()).map(String::from));
+        }
+    }
+    (format!("/{}", cur.join("/")), links)
+}
+
+/// lddtree's list for `prog` in `root`: the real files, and the links on the way to them.
+fn lddtree(root: &Path, prog: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let out = Command::new("/usr/bin/python3")
+        .args(["/usr/bin/lddtree", "-l", "-R", root.to_str().unwrap(), prog])
+        .output()
+        .expect("lddtree (pax-utils and python3-pyelftools; scripts/test.sh installs them)");
+    assert!(out.status.success(), "lddtree {prog}: {}", String::from_utf8_lossy(&out.stderr));
+    let (mut files, mut links) = (BTreeSet::new(), BTreeSet::new());
+    let prefix = root.to_str().unwrap();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if !line.contains('/') {
+            // Not found. Only musl's libc, which its loader is (lddtree does not know that).
+            assert!(line == "libc.so" || line.starts_with("libc.musl-"), "lddtree {prog}: {line} not found");
+            continue;
+        }
+        let p = line.strip_prefix(prefix).unwrap_or(line);
+        let (real, l) = resolve_in(root, p);
+        files.insert(real);
+        links.extend(l);
+    }
+    (files, links)
+}
+
+fn closure(plan: &Value, kind: &str) -> BTreeSet<String> {
+    plan["closure"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == kind)
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs `argv` with chroot(2) into `root` and chdir to `workdir` (the config's), with `stdin`
+/// and a clean environment: (exit code, stdout, stderr).
+fn run_in(root: &Path, argv: &[String], workdir: &str, stdin: &[u8]) -> (Option<i32>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let (root_c, wd) =
+        (std::ffi::CString::new(root.to_str().unwrap()).unwrap(), std::ffi::CString::new(workdir).unwrap());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls (chroot, chdir) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chroot(root_c.as_ptr()) != 0 || libc::chdir(wd.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut c = cmd.spawn().unwrap_or_else(|e| panic!("chroot {} {argv:?}: {e}", root.display()));
+    c.stdin.take().unwrap().write_all(stdin).unwrap();
+    let o = c.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+fn export(reference: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("slim");
+    let mut args = vec!["slim", reference, "-q", "-f", "json", "--export", out_dir.to_str().unwrap()];
+    args.extend(extra);
+    let out = layerscope(&args);
+    assert!(out.status.success(), "export {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    (dir, out_dir)
+}
+
+/// Every regular file and symlink below `root`, as absolute image paths.
+fn tree(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut files, mut links) = (BTreeSet::new(), BTreeSet::new());
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let rel = format!("/{}", e.path().strip_prefix(root).unwrap().display());
+            if t.is_symlink() {
+                links.insert(rel);
+            } else if t.is_dir() {
+                stack.push(e.path());
+            } else {
+                files.insert(rel);
+            }
+        }
+    }
+    (files, links)
+}
+
+/// One image checked end to end.
+struct Case<'a> {
+    layout: PathBuf,
+    tag: &'a str,
+    arch: Option<&'a str>,
+    platform: Option<&'a str>,
+    /// Files the closure holds besides lddtree's (command arguments, included `maybe`).
+    extra_files: &'a [&'a str],
+    stdin: &'a [u8],
+    run: bool,
+}
+
+fn check(c: &Case) -> Value {
+    let reference = format!("oci:{}", c.layout.display());
+    let pf: Vec<&str> = c.platform.map(|p| vec!["--platform", p]).unwrap_or_default();
+    let report = plan(&reference, &pf);
+    let p = &report["platforms"][0];
+    assert_eq!(p["unresolved"], serde_json::json!([]), "{reference}");
+    let full = unpack(&c.layout, c.tag, c.arch);
+    let root = full.path().join("rootfs");
+    let argv: Vec<String> = p["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let program = p["program"].as_str().unwrap();
+    // lddtree is given the command as the config names it (links on the way included).
+    let named = if argv[0].starts_with('/') { argv[0].clone() } else { program.to_string() };
+    let (mut want_files, mut want_links) = lddtree(&root, &named);
+    for x in c.extra_files {
+        let (real, links) = resolve_in(&root, x);
+        want_files.insert(real);
+        want_links.extend(links);
+    }
+    // A script's interpreter, from its `#!` line, through lddtree as well.
+    let head = std::fs::read(root.join(program.trim_start_matches('/'))).unwrap();
+    if head.starts_with(b"#!") {
+        let line = String::from_utf8_lossy(&head[2..]).lines().next().unwrap().trim().to_string();
+        let interp = line.split_whitespace().next().unwrap().to_string();
+        let (f, l) = lddtree(&root, &interp);
+        want_files.extend(f);
+        want_links.extend(l);
+    }
+    assert_eq!(closure(p, "file"), want_files, "{reference}: closure files against lddtree");
+    assert_eq!(closure(p, "symlink"), want_links, "{reference}: closure links against the links on the way");
+    let bytes: u64 = p["closure"]["paths"].as_array().unwrap().iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(p["closure"]["bytes"].as_u64(), Some(bytes));
+    assert!(bytes <= p["image_bytes"].as_u64().unwrap());
+
+    let (_keep, out) = export(&reference, &pf);
+    let (files, links) = tree(&out);
+    assert_eq!(files, closure(p, "file"), "{reference}: exported files");
+    assert_eq!(links, closure(p, "symlink"), "{reference}: exported links");
+    for f in &files {
+        let a = std::fs::read(out.join(&f[1..])).unwrap();
+        let b = std::fs::read(root.join(&f[1..])).unwrap();
+        assert!(a == b, "{reference}: {f} differs from the unpacked image");
+        let (ma, mb) = (std::fs::metadata(out.join(&f[1..])).unwrap(), std::fs::metadata(root.join(&f[1..])).unwrap());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((ma.mode(), ma.uid(), ma.gid()), (mb.mode(), mb.uid(), mb.gid()), "{reference}: {f} mode/owner");
+    }
+    if c.run {
+        let workdir = p["config"]["working_dir"].as_str().unwrap_or("/");
+        let slim = run_in(&out, &argv, workdir, c.stdin);
+        let whole = run_in(&root, &argv, workdir, c.stdin);
+        assert_eq!(slim, whole, "{reference}: the export runs as the full image does");
+        assert!(slim.0.is_some() && (!slim.1.is_empty() || slim.0 != Some(0)), "{reference}: it ran: {slim:?}");
+    }
+    report
+}
+
+fn fixture(name: &str) -> PathBuf {
+    common::testdata(&format!("images/{name}/oci"))
+}
+
+#[test]
+fn fixtures_closure_is_lddtree_and_the_export_runs_under_chroot() {
+    let sh = b"echo hello from sh; ls / >/dev/null 2>&1; exit 7\n".as_slice();
+    for (name, stdin) in [
+        ("glibc", b"".as_slice()),
+        ("static", b""),
+        ("static-pie", b""),
+        ("musl", b""),
+        ("go", b""),
+        ("busybox", sh),
+        ("hardlinks", sh),
+    ] {
+        let c = Case {
+            layout: fixture(name),
+            tag: "latest",
+            arch: None,
+            platform: None,
+            extra_files: &[],
+            stdin,
+            run: true,
+        };
+        check(&c);
+    }
+}
