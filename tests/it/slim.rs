@@ -479,3 +479,154 @@ fn multiarch_both_platforms_against_lddtree_amd64_run() {
         });
     }
 }
+
+#[test]
+fn links_and_needed_entries_that_climb_out_export_nothing_outside_the_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // A host directory the image's links point at: it must stay empty.
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let out_abs = outside.to_str().unwrap().to_string();
+    let out_rel = out_abs.trim_start_matches('/').to_string();
+    std::fs::write(src.join("evil.c"), "const char *evil(void) { return \"evil lib loaded\"; }\n").unwrap();
+    std::fs::write(
+        src.join("main.c"),
+        "#include <stdio.h>\nconst char *evil(void);\nint main(void) { puts(evil()); return 4; }\n",
+    )
+    .unwrap();
+    // NEEDED is the library's soname: a path climbing out with `..`.
+    let soname = format!("-Wl,-soname,../../../../..{out_abs}/libevil.so");
+    gcc("gcc", &src, &["-O2", "-shared", "-fPIC", &soname, "-o", "libevil.so", "evil.c"]);
+    gcc("gcc", &src, &["-O2", "-o", "prog", "main.c", "./libevil.so"]);
+    let readelf = Command::new("readelf").args(["-d", src.join("prog").to_str().unwrap()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&readelf.stdout).contains(&format!("../../../../..{out_abs}/libevil.so")));
+
+    let mut t = HostTree::new();
+    t.host("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    let ld = std::fs::read("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2").unwrap();
+    t.file(&format!("{out_rel}/ld-linux-x86-64.so.2"), &ld);
+    t.file(&format!("{out_rel}/libevil.so"), &std::fs::read(src.join("libevil.so")).unwrap());
+    // The interpreter's directory is an absolute link to the host path of `outside`.
+    t.link("lib64", &out_abs);
+    t.file("usr/local/bin/prog", &std::fs::read(src.join("prog")).unwrap());
+    t.link("app/run", "../../../../../../usr/local/bin/prog");
+    t.link("app/escape", "/../../../../etc");
+    let layout = write(
+        &tmp.path().join("img"),
+        vec![t.tar()],
+        serde_json::json!({"Entrypoint": ["/app/../../../app/run"], "Cmd": ["/app/escape/passwd"]}),
+    );
+    let reference = format!("oci:{}", layout.display());
+    let report = plan(&reference, &[]);
+    let p = &report["platforms"][0];
+    assert_eq!(p["unresolved"], serde_json::json!([]), "{p}");
+    let files = closure(p, "file");
+    for f in [
+        "/usr/local/bin/prog".to_string(),
+        format!("/{out_rel}/libevil.so"),
+        format!("/{out_rel}/ld-linux-x86-64.so.2"),
+        "/usr/lib/x86_64-linux-gnu/libc.so.6".to_string(),
+    ] {
+        assert!(files.contains(&f), "{f} not in {files:?}");
+    }
+    assert_eq!(closure(p, "symlink"), BTreeSet::from(["/app/run".to_string(), "/lib64".to_string()]));
+
+    let dir = tmp.path().join("slim");
+    let out = layerscope(&["slim", &reference, "-q", "--export", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the links");
+    let top: BTreeSet<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(top, BTreeSet::from(["img".into(), "outside".into(), "slim".into(), "src".into()]));
+    let lib64 = std::fs::symlink_metadata(dir.join("lib64")).unwrap();
+    assert!(lib64.file_type().is_symlink());
+    assert_eq!(std::fs::read_link(dir.join("lib64")).unwrap(), outside);
+    assert!(std::fs::symlink_metadata(dir.join(&out_rel).join("libevil.so")).unwrap().is_file());
+    let (efiles, elinks) = tree(&dir);
+    assert_eq!(efiles, files);
+    assert_eq!(elinks, closure(p, "symlink"));
+
+    // It runs from the export as from the whole image.
+    let full = unpack(&layout, "latest", None);
+    let argv: Vec<String> = vec!["/app/run".into()];
+    let slim = run_in(&dir, &argv, "/", b"");
+    assert_eq!(slim, run_in(&full.path().join("rootfs"), &argv, "/", b""));
+    assert_eq!(slim.0, Some(4));
+    assert_eq!(slim.1, "evil lib loaded\n");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+#[test]
+fn export_refuses_a_directory_that_is_not_empty_or_is_a_link() {
+    let reference = format!("oci:{}", fixture("static").display());
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("x"), b"keep me").unwrap();
+    let out = layerscope(&["slim", &reference, "-q", "--export", full.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1);
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&empty, &link).unwrap();
+    let out = layerscope(&["slim", &reference, "-q", "--export", link.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    // Several platforms: the export needs one.
+    let multi = format!("oci:{}", fixture("multiarch").display());
+    let out = layerscope(&["slim", &multi, "-q", "--export", tmp.path().join("m").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!tmp.path().join("m").exists());
+}
+
+#[test]
+fn dockerfile_pins_the_image_copies_the_closure_and_carries_the_config() {
+    let reference = format!("oci:{}", fixture("glibc").display());
+    let report = plan(&reference, &[]);
+    let p = &report["platforms"][0];
+    let out = layerscope(&["slim", &reference, "-q", "-f", "dockerfile"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let digest = report["digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"));
+    let from: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(from.len(), 2, "{text}");
+    assert!(from[0].contains(&format!("@{digest}")) && from[0].ends_with(" AS full"), "{text}");
+    assert!(from[1].ends_with(p["base"]["suggestion"].as_str().unwrap()), "{text}");
+    // Every file of the closure is copied, each to its own directory.
+    let mut copied = BTreeSet::new();
+    for l in text.lines().filter_map(|l| l.strip_prefix("COPY --from=full ")) {
+        let args: Vec<String> = serde_json::from_str(l).unwrap();
+        let (dest, srcs) = args.split_last().unwrap();
+        for s in srcs {
+            assert_eq!(format!("{}/", s.rsplit_once('/').unwrap().0), *dest, "{l}");
+            copied.insert(s.clone());
+        }
+    }
+    for f in closure(p, "file") {
+        assert!(copied.contains(&f), "{f} not copied:\n{text}");
+    }
+    assert!(text.contains("ENTRYPOINT [\"/usr/local/bin/hello\"]"), "{text}");
+    assert!(text.contains("USER 65532:65532"), "{text}");
+    assert!(text.contains("#   /lib64 -> usr/lib64"), "directory links named: {text}");
+}
+
+#[test]
+fn keep_adds_paths_and_command_replaces_the_config() {
+    let reference = format!("oci:{}", fixture("busybox").display());
+    let report = plan(&reference, &["--keep", "/etc/**", "--command", "/bin/ls", "-l"]);
+    let p = &report["platforms"][0];
+    assert_eq!(p["command"], serde_json::json!(["/bin/ls", "-l"]));
+    let files = closure(p, "file");
+    assert!(files.contains("/etc/shells") && files.contains("/bin/busybox"), "{files:?}");
+    assert!(closure(p, "symlink").contains("/bin/ls"));
+    assert!(!closure(p, "symlink").contains("/bin/sh"), "only the command's applet link");
+    // The text names the closure's share.
+    let out = layerscope(&["slim", &reference, "-q", "--color", "never"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("closure   1 files, 1 symlinks") && text.contains("base      scratch"), "{text}");
+}
