@@ -83,7 +83,16 @@ pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
         registry: args.common.registry(),
         policy: args.common.policy()?,
     };
-    let loaded = match pipeline::load(&args.image, &opts) {
+    let store = args.common.cache_store()?;
+    let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts));
+    let outcome = match &cache {
+        Some(c) => pipeline::load_with(&args.image, &opts, c),
+        None => pipeline::load(&args.image, &opts),
+    };
+    for w in cache.as_ref().map(|c| c.warnings()).unwrap_or_default() {
+        print(w);
+    }
+    let loaded = match outcome {
         Ok(l) => l,
         Err(e) => {
             print(&e);

@@ -62,13 +62,16 @@ pub fn suggest(fs: &MergedFs, w: &Walk, report: &PlatformReport, maybe: &[Maybe]
         if x.interpreter.as_deref().is_some_and(|i| i.contains("ld-musl")) {
             musl = true;
         }
-        if let Some(v) = &x.glibc_required {
+        let name = e.path.rsplit('/').next().unwrap_or("");
+        // glibc's own libraries need each other's private versions: not a need of the program.
+        if let Some(v) = x.glibc_required.as_ref().filter(|_| !glibc_own(name)) {
             if glibc_need.as_ref().is_none_or(|g| parse_version(v) > parse_version(g)) {
                 glibc_need = Some(v.clone());
             }
         }
-        let name = e.path.rsplit('/').next().unwrap_or("");
-        if x.kind == crate::elf::ElfKind::SharedLibrary && !glibc_own(name) && !name.starts_with("ld-musl") {
+        // Shared libraries by name (`lib*.so*`), not modules an interpreter loads.
+        let library = name.starts_with("lib") && !name.starts_with("lib.") && name.contains(".so");
+        if library && x.kind == crate::elf::ElfKind::SharedLibrary && !glibc_own(name) && !name.starts_with("ld-musl") {
             libraries.push(name.to_string());
         }
     }
@@ -134,7 +137,7 @@ pub fn suggest(fs: &MergedFs, w: &Walk, report: &PlatformReport, maybe: &[Maybe]
         };
     };
     let mut reason = format!(
-        "the closure is linked against glibc and needs GLIBC_{need} at most; Debian {version} ({codename}) has glibc {glibc}"
+        "the closure is linked against glibc and needs symbol versions up to GLIBC_{need}; Debian {version} ({codename}) has glibc {glibc}"
     );
     if own.is_some() {
         reason.push_str(", and the image is Debian ");
@@ -144,7 +147,10 @@ pub fn suggest(fs: &MergedFs, w: &Walk, report: &PlatformReport, maybe: &[Maybe]
         reason.push_str("; it links libstdc++/libgcc_s, which the distroless cc image carries");
     }
     if !libraries.is_empty() {
-        reason.push_str(&format!("; libraries beyond glibc: {}", libraries.join(", ")));
+        let shown: Vec<&str> = libraries.iter().take(12).map(String::as_str).collect();
+        let more = libraries.len() - shown.len();
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        reason.push_str(&format!("; libraries beyond glibc: {}{more}", shown.join(", ")));
     }
     Base {
         suggestion: format!("gcr.io/distroless/{flavour}-debian{version}"),

@@ -71,8 +71,11 @@ pub struct Walk<'a> {
     pub unresolved: BTreeSet<Unresolved>,
     pub caveats: Vec<String>,
     pub trees: Vec<RuntimeTree>,
-    queue: VecDeque<String>,
+    /// Files to examine: (resolved path, the path it is loaded under, for `$ORIGIN`).
+    queue: VecDeque<(String, String)>,
     examined: BTreeSet<String>,
+    /// Files taken as part of a runtime tree: modules, whose `#!` lines are not followed.
+    in_tree: BTreeSet<String>,
 }
 
 /// Runtime tree roots of an interpreter, by the file name it resolves to (`python3.11`,
@@ -96,6 +99,10 @@ fn tree_roots(fs: &MergedFs, name: &str, resolved: &str) -> Vec<String> {
     if let Some(v) = name.strip_prefix("python") {
         if v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.is_empty() {
             let mut out = Vec::new();
+            if v.starts_with('3') {
+                // Debian's packaged modules (python3-numpy...): /usr/lib/python3/dist-packages.
+                out.extend(existing(vec!["usr/lib/python3".into()]));
+            }
             for base in ["usr/lib", "usr/local/lib"] {
                 if v.contains('.') {
                     out.extend(existing(vec![format!("{base}/python{v}")]));
@@ -146,6 +153,7 @@ impl<'a> Walk<'a> {
             trees: Vec::new(),
             queue: VecDeque::new(),
             examined: BTreeSet::new(),
+            in_tree: BTreeSet::new(),
         }
     }
 
@@ -164,6 +172,13 @@ impl<'a> Walk<'a> {
     /// Adds what `path` resolves to (a regular file) and every symlink on the way. Returns the
     /// resolved path (no leading `/`) of a file or directory, `None` when it does not resolve.
     pub fn add(&mut self, path: &str, why: &str) -> Option<String> {
+        self.add_as(path, why, false)
+    }
+
+    /// [`Walk::add`] for a library: glibc and musl take a library's `$ORIGIN` from the path it
+    /// was opened under (`/usr/lib/x86_64-linux-gnu/libblas.so.3`), not from where its links
+    /// lead; a program's `$ORIGIN` is its resolved path (`/proc/self/exe`).
+    fn add_as(&mut self, path: &str, why: &str, library: bool) -> Option<String> {
         let mut links = Vec::new();
         let (resolved, node) = self.fs.resolve_traced(path, self.hops, &mut links).ok()?;
         for l in links {
@@ -196,7 +211,9 @@ impl<'a> Walk<'a> {
                         layer: node.layer,
                     };
                     self.entries.insert(resolved.clone(), e);
-                    self.queue.push_back(resolved.clone());
+                    let loaded_as =
+                        if library { format!("/{}", path.trim_start_matches('/')) } else { format!("/{resolved}") };
+                    self.queue.push_back((resolved.clone(), loaded_as));
                 }
                 Some(resolved)
             }
@@ -233,6 +250,7 @@ impl<'a> Walk<'a> {
                 Some(NodeKind::File(f)) => {
                     files += 1;
                     bytes = bytes.saturating_add(f.size);
+                    self.in_tree.insert(p.clone());
                     self.add(&p, why);
                 }
                 _ => {}
@@ -243,15 +261,15 @@ impl<'a> Walk<'a> {
 
     /// Follows the queue: each file's interpreter, libraries or `#!` interpreter.
     pub fn run(&mut self) {
-        while let Some(path) = self.queue.pop_front() {
+        while let Some((path, loaded_as)) = self.queue.pop_front() {
             if !self.examined.insert(path.clone()) {
                 continue;
             }
-            self.examine(&path);
+            self.examine(&path, &loaded_as);
         }
     }
 
-    fn examine(&mut self, path: &str) {
+    fn examine(&mut self, path: &str, loaded_as: &str) {
         let fs = self.fs;
         let Some(NodeKind::File(f)) = fs.get(path).map(|n| &n.kind) else { return };
         let abs = format!("/{path}");
@@ -267,15 +285,18 @@ impl<'a> Walk<'a> {
             if e.linkage == Linkage::Dynamic || !e.needed.is_empty() {
                 let flavor = flavor_of(e, self.libc);
                 for name in &e.needed {
-                    match find_library(fs, name, &abs, e, flavor, &self.search, self.hops) {
+                    match find_library(fs, name, loaded_as, e, flavor, &self.search, self.hops) {
                         Some(p) if p == "(loader)" => {}
                         Some(p) => {
-                            self.add(&p, &format!("{name}, needed by {abs}"));
+                            self.add_as(&p, &format!("{name}, needed by {abs}"), true);
                         }
                         None => self.unresolved(name, &abs, "NEEDED library not found where the loader looks"),
                     }
                 }
             }
+            return;
+        }
+        if self.in_tree.contains(path) {
             return;
         }
         let Some(sb) = f.extra().and_then(|x| x.shebang.clone()) else { return };

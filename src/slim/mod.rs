@@ -235,6 +235,13 @@ pub fn plan(fs: &MergedFs, target: &Target, report: &PlatformReport, opts: &Slim
         push(c, "time zone data (tzdata)".into(), false);
     }
     if glibc {
+        // ld.so reads /etc/ld.so.cache, never ld.so.conf: a library the closure found in an
+        // ld.so.conf directory (openblas-pthread/, a vendor dir) is found only through the cache.
+        push(
+            "etc/ld.so.cache",
+            "the glibc loader's cache: how it finds libraries in ld.so.conf directories".into(),
+            true,
+        );
         push("usr/lib/locale", "locales".into(), false);
         push("etc/nsswitch.conf", "NSS configuration (user, group and host lookups)".into(), false);
         let nss: Vec<String> = fs

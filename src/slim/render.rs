@@ -44,9 +44,9 @@ pub fn text(r: &SlimReport, out: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(
             out,
-            "  closure   {} files, {} symlinks, {}: {} of the image's {} bytes, {} of its {} files",
-            p.closure.files,
-            p.closure.symlinks,
+            "  closure   {}, {}, {}: {} of the image's {} ({} of its {} files)",
+            crate::units::count(p.closure.files, "file", "files"),
+            crate::units::count(p.closure.symlinks, "symlink", "symlinks"),
             human(p.closure.bytes),
             pct(p.closure.bytes, p.image_bytes),
             human(p.image_bytes),

@@ -628,5 +628,54 @@ fn keep_adds_paths_and_command_replaces_the_config() {
     // The text names the closure's share.
     let out = layerscope(&["slim", &reference, "-q", "--color", "never"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("closure   1 files, 1 symlinks") && text.contains("base      scratch"), "{text}");
+    assert!(text.contains("closure   1 file, 1 symlink,") && text.contains("base      scratch"), "{text}");
+}
+
+#[test]
+fn a_library_found_through_ld_so_conf_runs_from_the_export_with_the_loader_cache() {
+    // ld.so never reads ld.so.conf: a library in a directory it names is found through
+    // /etc/ld.so.cache, which the closure keeps (made here by the real ldconfig).
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path();
+    std::fs::write(src.join("v.c"), "const char *vendor(void) { return \"vendor lib\"; }\n").unwrap();
+    std::fs::write(
+        src.join("main.c"),
+        "#include <stdio.h>\nconst char *vendor(void);\nint main(void) { puts(vendor()); return 0; }\n",
+    )
+    .unwrap();
+    gcc("gcc", src, &["-O2", "-shared", "-fPIC", "-Wl,-soname,libvendor.so.1", "-o", "libvendor.so.1", "v.c"]);
+    gcc("gcc", src, &["-O2", "-o", "prog", "main.c", "./libvendor.so.1"]);
+    let mut t = HostTree::new();
+    t.host("/lib64/ld-linux-x86-64.so.2");
+    t.host("/lib/x86_64-linux-gnu/libc.so.6");
+    t.file("opt/vendor/lib/libvendor.so.1", &std::fs::read(src.join("libvendor.so.1")).unwrap());
+    t.file("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n");
+    t.file("etc/ld.so.conf.d/vendor.conf", b"/opt/vendor/lib\n");
+    t.file("usr/local/bin/prog", &std::fs::read(src.join("prog")).unwrap());
+    let first = t.tar();
+    let config = serde_json::json!({"Entrypoint": ["/usr/local/bin/prog"]});
+    let one = write(&src.join("one"), vec![first.clone()], config.clone());
+    let rootfs = unpack(&one, "latest", None);
+    let out = Command::new("ldconfig").arg("-r").arg(rootfs.path().join("rootfs")).output().unwrap();
+    assert!(out.status.success(), "ldconfig: {}", String::from_utf8_lossy(&out.stderr));
+    let cache = std::fs::read(rootfs.path().join("rootfs/etc/ld.so.cache")).unwrap();
+    let second = common::tar(&[E::File("etc/ld.so.cache", &cache)]);
+    let layout = write(&src.join("two"), vec![first, second], config);
+    let r = check(&Case {
+        layout,
+        tag: "latest",
+        arch: None,
+        platform: None,
+        extra_files: &["/etc/ld.so.cache"],
+        stdin: b"",
+        run: true,
+    });
+    let p = &r["platforms"][0];
+    assert!(closure(p, "file").contains("/opt/vendor/lib/libvendor.so.1"), "{p}");
+    // Without the cache the export does not run: the cache is what makes it work.
+    let (_keep, out) = export(&format!("oci:{}", src.join("two").display()), &[]);
+    std::fs::remove_file(out.join("etc/ld.so.cache")).unwrap();
+    let (code, _, err) = run_in(&out, &["/usr/local/bin/prog".to_string()], "/", b"");
+    assert_ne!(code, Some(0));
+    assert!(err.contains("libvendor.so.1"), "{err}");
 }
