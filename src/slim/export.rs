@@ -15,15 +15,16 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, Uid, CWD};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::closure::Kind;
 use super::Plan;
-use crate::fs::{MergedFs, Node, NodeKind};
-use crate::layer::{normalize, EntryKind, FileData, LayerDelta};
+use crate::fs::{MergedFs, NodeKind};
+use crate::layer::{normalize, EntryKind, LayerDelta};
 use crate::limits::Limits;
-use crate::source::resolve::Target;
+use crate::source::resolve::{LayerRef, Target};
 use crate::source::ImageSource;
 use crate::tarwalk::TarReader;
 
@@ -57,27 +58,21 @@ fn perr(path: &str, message: impl std::fmt::Display) -> ExportError {
     ExportError::Path { path: path.to_string(), message: message.to_string() }
 }
 
-/// Finds the tar entry holding the content of `f` (shared by hardlinks): searched from the
-/// layer that wrote the path downwards.
-fn source_of(path: &str, node: &Node, f: &Arc<FileData>, layers: &[&LayerDelta]) -> Result<Source, ExportError> {
-    for l in (0..=node.layer.min(layers.len().saturating_sub(1))).rev() {
-        let Some(delta) = layers.get(l) else { continue };
+/// Where each file content of the layers is, by the address of its shared data (a hardlink
+/// shares the data of the entry it names): one pass over the entries.
+fn sources(layers: &[&LayerDelta]) -> HashMap<usize, Source> {
+    let mut out = HashMap::new();
+    for (l, delta) in layers.iter().enumerate() {
         let mut count: HashMap<&str, usize> = HashMap::new();
-        let mut found = None;
         for e in &delta.entries {
             if let EntryKind::File(g) = &e.kind {
                 let n = count.entry(&e.path).or_default();
-                if Arc::ptr_eq(f, g) {
-                    found = Some((e.path.to_string(), *n));
-                }
+                out.insert(Arc::as_ptr(g) as usize, (l, e.path.to_string(), *n));
                 *n += 1;
             }
         }
-        if let Some((p, n)) = found {
-            return Ok((l, p, n));
-        }
     }
-    Err(perr(path, "its content is in no layer entry (the layers' entries were dropped?)"))
+    out
 }
 
 /// One component of a path from the merged view, checked again: no empty, `.` or `..` part.
@@ -95,13 +90,13 @@ struct Root<'a> {
     fs: &'a MergedFs,
     as_root: bool,
     /// Directories made, by path (for their modes and owners at the end).
-    made: std::collections::BTreeSet<String>,
+    made: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Root<'_> {
     /// Opens (making it when missing) the directory `dir` (relative, no leading `/`) inside the
     /// root, one component at a time, never following a symlink.
-    fn open_dir(&mut self, dir: &str) -> Result<OwnedFd, ExportError> {
+    fn open_dir(&self, dir: &str) -> Result<OwnedFd, ExportError> {
         let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
         let mut fd = rustix::fs::openat(&self.fd, ".", flags, Mode::empty()).map_err(|e| perr(dir, e))?;
         if dir.is_empty() {
@@ -115,7 +110,7 @@ impl Root<'_> {
             so_far.push_str(c);
             match rustix::fs::mkdirat(&fd, c, Mode::from_raw_mode(0o700)) {
                 Ok(()) => {
-                    self.made.insert(so_far.clone());
+                    self.made.lock().map_err(|_| perr(dir, "lock poisoned"))?.insert(so_far.clone());
                 }
                 Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(perr(&so_far, format!("cannot make the directory: {e}"))),
@@ -130,17 +125,23 @@ impl Root<'_> {
         path.rsplit_once('/').unwrap_or(("", path))
     }
 
-    fn create_file(&mut self, path: &str) -> Result<std::fs::File, ExportError> {
+    /// Creates a new regular file. `last` keeps the directory opened for the previous file (a
+    /// tar lists a directory's files together): one `openat` per file instead of one per
+    /// component.
+    fn create_file(&self, path: &str, last: &mut Option<(String, OwnedFd)>) -> Result<std::fs::File, ExportError> {
         let (dir, name) = Self::split(path);
         components(path)?;
-        let parent = self.open_dir(dir)?;
+        if last.as_ref().is_none_or(|(d, _)| d != dir) {
+            *last = Some((dir.to_string(), self.open_dir(dir)?));
+        }
+        let Some((_, parent)) = last.as_ref() else { return Err(perr(path, "no parent directory")) };
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&parent, name, flags, Mode::from_raw_mode(0o600))
+        let fd = rustix::fs::openat(parent, name, flags, Mode::from_raw_mode(0o600))
             .map_err(|e| perr(path, format!("cannot create: {e}")))?;
         Ok(std::fs::File::from(fd))
     }
 
-    fn symlink(&mut self, path: &str, target: &str, uid: u32, gid: u32) -> Result<(), ExportError> {
+    fn symlink(&self, path: &str, target: &str, uid: u32, gid: u32) -> Result<(), ExportError> {
         let (dir, name) = Self::split(path);
         components(path)?;
         let parent = self.open_dir(dir)?;
@@ -159,8 +160,11 @@ impl Root<'_> {
     }
 
     /// Sets the modes (and owners) of every directory made, from the merged view, deepest first.
-    fn finish_dirs(&mut self) -> Result<u64, ExportError> {
-        let made: Vec<String> = self.made.iter().rev().cloned().collect();
+    fn finish_dirs(&self) -> Result<u64, ExportError> {
+        let made: Vec<String> = match self.made.lock() {
+            Ok(m) => m.iter().rev().cloned().collect(),
+            Err(_) => return Err(perr("", "lock poisoned")),
+        };
         for d in &made {
             let (mode, uid, gid) = match self.fs.get(d) {
                 Some(n) if matches!(n.kind, NodeKind::Dir) => (n.mode & 0o7777, n.uid, n.gid),
@@ -214,107 +218,36 @@ pub fn export(
 ) -> Result<Exported, ExportError> {
     let fd = prepare(dir)?;
     let as_root = rustix::process::geteuid().is_root();
-    let mut root = Root { fd, fs, as_root, made: Default::default() };
+    let root = Root { fd, fs, as_root, made: Default::default() };
     let mut out = Exported { owners: as_root, ..Default::default() };
 
     // Where each needed file's content is, grouped by layer.
-    let mut wanted: BTreeMap<usize, HashMap<(String, usize), Vec<String>>> = BTreeMap::new();
-    let mut expect: HashMap<String, (u64, u64, u32, u32, u32)> = HashMap::new();
+    let index = sources(layers);
+    let mut wanted: BTreeMap<usize, Want> = BTreeMap::new();
+    let mut expect: Expect = HashMap::new();
     for e in plan.closure.paths.iter().filter(|e| e.kind == Kind::File) {
         let path = e.path.trim_start_matches('/');
         let Some(node) = fs.get(path) else { return Err(perr(path, "not in the merged view")) };
         let NodeKind::File(f) = &node.kind else { return Err(perr(path, "is no longer a regular file")) };
-        let (l, p, n) = source_of(path, node, f, layers)?;
+        let Some((l, p, n)) = index.get(&(Arc::as_ptr(f) as usize)).cloned() else {
+            return Err(perr(path, "its content is in no layer entry (the layers' entries were dropped?)"));
+        };
         wanted.entry(l).or_default().entry((p, n)).or_default().push(path.to_string());
         expect.insert(path.to_string(), (f.size, f.hash, node.mode & 0o7777, node.uid, node.gid));
     }
-    for (l, want) in &wanted {
-        let Some(layer) = target.layers.get(*l) else { continue };
-        let digest = layer.descriptor.digest().to_string();
-        let lerr = |m: String| ExportError::Layer { digest: digest.clone(), message: m };
-        let media_type = layer.descriptor.media_type().to_string();
-        let blob = source.open_blob(&layer.descriptor).map_err(|e| lerr(e.to_string()))?;
-        let mut verify = if layer.synthesized {
-            crate::blob::VerifyingReader::counting(blob, layer.descriptor.size())
-        } else {
-            crate::blob::VerifyingReader::for_digest(blob, layer.descriptor.size(), &digest)
-        };
-        {
-            let raw = BufReader::with_capacity(256 << 10, &mut verify);
-            let (decoder, _, _) = crate::blob::decompress(raw, crate::oci::layer_type(&media_type), &media_type)
-                .map_err(|e| lerr(format!("decompressing: {e}")))?;
-            let counted = crate::blob::DiffIdReader::counting(
-                BufReader::with_capacity(256 << 10, decoder),
-                limits.layer_bytes,
-                layer.descriptor.size(),
-                limits.compression_ratio,
-            );
-            let mut tar = TarReader::new(counted, limits);
-            let mut seen: HashMap<String, usize> = HashMap::new();
-            let mut left: usize = want.len();
-            while left > 0 {
-                let Some(raw) = tar.next_entry().map_err(|e| lerr(format!("reading the tar: {e}")))? else { break };
-                if !raw.is_file() {
-                    continue;
-                }
-                let (path, _) = normalize(&String::from_utf8_lossy(&raw.path));
-                if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
-                    continue;
-                }
-                let name = path.rsplit('/').next().unwrap_or("");
-                if name.starts_with(".wh.") && !path.starts_with(".wh..wh.plnk/") {
-                    continue;
-                }
-                let n = seen.entry(path.clone()).or_default();
-                let key = (path, *n);
-                *n += 1;
-                let Some(dests) = want.get(&key) else { continue };
-                left -= 1;
-                if raw.typeflag == b'S' {
-                    return Err(perr(&key.0, "a sparse file: not exported"));
-                }
-                let mut files = Vec::new();
-                for d in dests {
-                    files.push((d, root.create_file(d)?));
-                }
-                let mut hasher = Xxh3::new();
-                let mut written = 0u64;
-                loop {
-                    let chunk = tar.data_chunk().map_err(|e| lerr(format!("reading /{}: {e}", key.0)))?;
-                    let len = chunk.len();
-                    if len == 0 {
-                        break;
-                    }
-                    hasher.update(chunk);
-                    for (d, f) in &mut files {
-                        f.write_all(chunk).map_err(|e| perr(d, format!("writing: {e}")))?;
-                    }
-                    written += len as u64;
-                    tar.consume_data(len);
-                }
-                for (d, f) in files {
-                    let (size, hash, mode, uid, gid) = expect.get(d.as_str()).copied().unwrap_or_default();
-                    if written != size || hasher.digest() != hash {
-                        return Err(perr(d, "the content read now differs from what the scan read; export refused"));
-                    }
-                    if as_root {
-                        rustix::fs::fchown(f.as_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                            .map_err(|e| perr(d, format!("cannot set the owner: {e}")))?;
-                    }
-                    rustix::fs::fchmod(f.as_fd(), Mode::from_raw_mode(mode))
-                        .map_err(|e| perr(d, format!("cannot set the mode: {e}")))?;
-                    out.files += 1;
-                    out.bytes += written;
-                }
-            }
-            if left > 0 {
-                return Err(lerr(format!("{left} needed file(s) not found in the layer on the second pass")));
-            }
-        }
-        if !layer.synthesized {
-            verify.drain().map_err(|e| lerr(format!("reading the blob: {e}")))?;
-            verify.finish().check(&digest).map_err(|m| lerr(format!("blob verification failed: {m}")))?;
-        }
+    // Layers are read in parallel: each needed path has one source, so they write apart.
+    let jobs: Vec<(&usize, &Want)> = wanted.iter().collect();
+    let done: Vec<Result<(u64, u64), ExportError>> = jobs
+        .par_iter()
+        .map(|(l, want)| match target.layers.get(**l) {
+            Some(layer) => write_layer(&root, source, layer, want, &expect, limits),
+            None => Ok((0, 0)),
+        })
+        .collect();
+    for d in done {
+        let (files, bytes) = d?;
+        out.files += files;
+        out.bytes += bytes;
     }
     // Links last: nothing is ever written through one.
     for e in plan.closure.paths.iter().filter(|e| e.kind == Kind::Symlink) {
@@ -327,4 +260,111 @@ pub fn export(
     }
     out.directories = root.finish_dirs()?;
     Ok(out)
+}
+
+/// Needed content of one layer: (path in the layer's tar, which file entry of that path) ->
+/// the paths to write it to.
+type Want = HashMap<(String, usize), Vec<String>>;
+
+/// What each destination must get: (size, content hash, mode, uid, gid).
+type Expect = HashMap<String, (u64, u64, u32, u32, u32)>;
+
+/// Reads one layer up to its last needed file, writing each into the export; then checks the
+/// blob's digest. Returns (files, bytes) written.
+fn write_layer(
+    root: &Root,
+    source: &dyn ImageSource,
+    layer: &LayerRef,
+    want: &Want,
+    expect: &Expect,
+    limits: &Limits,
+) -> Result<(u64, u64), ExportError> {
+    let (mut files_done, mut bytes_done) = (0u64, 0u64);
+    let mut last_dir = None;
+    let digest = layer.descriptor.digest().to_string();
+    let lerr = |m: String| ExportError::Layer { digest: digest.clone(), message: m };
+    let media_type = layer.descriptor.media_type().to_string();
+    let blob = source.open_blob(&layer.descriptor).map_err(|e| lerr(e.to_string()))?;
+    let mut verify = if layer.synthesized {
+        crate::blob::VerifyingReader::counting(blob, layer.descriptor.size())
+    } else {
+        crate::blob::VerifyingReader::for_digest(blob, layer.descriptor.size(), &digest)
+    };
+    {
+        let raw = BufReader::with_capacity(256 << 10, &mut verify);
+        let (decoder, _, _) = crate::blob::decompress(raw, crate::oci::layer_type(&media_type), &media_type)
+            .map_err(|e| lerr(format!("decompressing: {e}")))?;
+        let counted = crate::blob::DiffIdReader::counting(
+            BufReader::with_capacity(256 << 10, decoder),
+            limits.layer_bytes,
+            layer.descriptor.size(),
+            limits.compression_ratio,
+        );
+        let mut tar = TarReader::new(counted, limits);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut left: usize = want.len();
+        while left > 0 {
+            let Some(raw) = tar.next_entry().map_err(|e| lerr(format!("reading the tar: {e}")))? else { break };
+            if !raw.is_file() {
+                continue;
+            }
+            let (path, _) = normalize(&String::from_utf8_lossy(&raw.path));
+            if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
+                continue;
+            }
+            let name = path.rsplit('/').next().unwrap_or("");
+            if name.starts_with(".wh.") && !path.starts_with(".wh..wh.plnk/") {
+                continue;
+            }
+            let n = seen.entry(path.clone()).or_default();
+            let key = (path, *n);
+            *n += 1;
+            let Some(dests) = want.get(&key) else { continue };
+            left -= 1;
+            if raw.typeflag == b'S' {
+                return Err(perr(&key.0, "a sparse file: not exported"));
+            }
+            let mut files = Vec::new();
+            for d in dests {
+                files.push((d, root.create_file(d, &mut last_dir)?));
+            }
+            let mut hasher = Xxh3::new();
+            let mut written = 0u64;
+            loop {
+                let chunk = tar.data_chunk().map_err(|e| lerr(format!("reading /{}: {e}", key.0)))?;
+                let len = chunk.len();
+                if len == 0 {
+                    break;
+                }
+                hasher.update(chunk);
+                for (d, f) in &mut files {
+                    f.write_all(chunk).map_err(|e| perr(d, format!("writing: {e}")))?;
+                }
+                written += len as u64;
+                tar.consume_data(len);
+            }
+            for (d, f) in files {
+                let (size, hash, mode, uid, gid) = expect.get(d.as_str()).copied().unwrap_or_default();
+                if written != size || hasher.digest() != hash {
+                    return Err(perr(d, "the content read now differs from what the scan read; export refused"));
+                }
+                if root.as_root {
+                    rustix::fs::fchown(f.as_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                        .map_err(|e| perr(d, format!("cannot set the owner: {e}")))?;
+                }
+                rustix::fs::fchmod(f.as_fd(), Mode::from_raw_mode(mode))
+                    .map_err(|e| perr(d, format!("cannot set the mode: {e}")))?;
+                files_done += 1;
+                bytes_done += written;
+            }
+        }
+        if left > 0 {
+            return Err(lerr(format!("{left} needed file(s) not found in the layer on the second pass")));
+        }
+    }
+    if !layer.synthesized {
+        verify.drain().map_err(|e| lerr(format!("reading the blob: {e}")))?;
+        verify.finish().check(&digest).map_err(|m| lerr(format!("blob verification failed: {m}")))?;
+    }
+    Ok((files_done, bytes_done))
 }
