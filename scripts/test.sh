@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: binutils (readelf, for the ELF agreement test); docker-registry
 # and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
 # pax-utils with python3-pyelftools (lddtree), umoci (unpacks a whole image), musl-tools and gcc
-# (build small programs): tests/it/slim.rs.
-packages=(binutils docker-registry skopeo pax-utils python3-pyelftools umoci musl-tools gcc)
+# (build small programs): tests/it/slim.rs; docker.io (a private dockerd builds slim's Dockerfile:
+# tests/it/slim_docker.rs).
+packages=(binutils docker-registry skopeo pax-utils python3-pyelftools umoci musl-tools gcc docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -16,3 +16,4 @@ mod memory;
 mod registry;
 mod schema;
 mod slim;
+mod slim_docker;
