@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # and skopeo (tests/registry.rs starts a registry on 127.0.0.1 and pushes fixtures to it);
 # pax-utils with python3-pyelftools (lddtree), umoci (unpacks a whole image), musl-tools and gcc
 # (build small programs): tests/it/slim.rs; docker.io (a private dockerd builds slim's Dockerfile:
-# tests/it/slim_docker.rs).
-packages=(binutils docker-registry skopeo pax-utils python3-pyelftools umoci musl-tools gcc docker.io)
+# tests/it/slim_docker.rs); openssl, ca-certificates and dash (the host binaries slim's tests build
+# images from).
+packages=(binutils docker-registry skopeo pax-utils python3-pyelftools umoci musl-tools gcc docker.io openssl ca-certificates dash)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
