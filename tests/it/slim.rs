@@ -211,6 +211,8 @@ struct Case<'a> {
     platform: Option<&'a str>,
     /// Files the closure holds besides lddtree's (command arguments, included `maybe`).
     extra_files: &'a [&'a str],
+    /// Directories taken whole (runtime trees): every file and link below them.
+    extra_trees: &'a [&'a str],
     stdin: &'a [u8],
     run: bool,
 }
@@ -239,6 +241,11 @@ fn check(c: &Case) -> Value {
         let (real, links) = resolve_in(&root, x);
         want_files.insert(real);
         want_links.extend(links);
+    }
+    for d in c.extra_trees {
+        let (files, links) = tree(&root.join(d.trim_start_matches('/')));
+        want_files.extend(files.iter().map(|f| format!("{d}{f}")));
+        want_links.extend(links.iter().map(|l| format!("{d}{l}")));
     }
     // A script's interpreter, from its `#!` line, through lddtree.
     if head.starts_with(b"#!") {
@@ -298,6 +305,7 @@ fn fixtures_closure_is_lddtree_and_the_export_runs_under_chroot() {
             arch: None,
             platform: None,
             extra_files: &[],
+            extra_trees: &[],
             stdin,
             run: true,
         };
@@ -413,6 +421,7 @@ fn glibc_with_libssl_and_a_script_entrypoint_built_from_the_host() {
         arch: None,
         platform: None,
         extra_files: &["/app/data.txt", "/etc/ssl/certs/ca-certificates.crt"],
+        extra_trees: &[],
         stdin: b"",
         run: true,
     });
@@ -430,6 +439,7 @@ fn glibc_with_libssl_and_a_script_entrypoint_built_from_the_host() {
         arch: None,
         platform: None,
         extra_files: &[],
+        extra_trees: &[],
         stdin: b"",
         run: true,
     });
@@ -457,7 +467,16 @@ fn musl_program_with_its_own_library_through_origin() {
     t.file("opt/app/lib/libgreet.so", &std::fs::read(src.join("libgreet.so")).unwrap());
     t.file("opt/app/lib/unused.so", &std::fs::read(src.join("libgreet.so")).unwrap());
     let layout = write(&src.join("img"), vec![t.tar()], serde_json::json!({"Entrypoint": ["/opt/app/bin/prog", "x"]}));
-    let r = check(&Case { layout, tag: "latest", arch: None, platform: None, extra_files: &[], stdin: b"", run: true });
+    let r = check(&Case {
+        layout,
+        tag: "latest",
+        arch: None,
+        platform: None,
+        extra_files: &[],
+        extra_trees: &[],
+        stdin: b"",
+        run: true,
+    });
     let p = &r["platforms"][0];
     assert!(closure(p, "file").contains("/opt/app/lib/libgreet.so"), "{p}");
     assert!(!closure(p, "file").contains("/opt/app/lib/unused.so"), "{p}");
@@ -474,6 +493,7 @@ fn multiarch_both_platforms_against_lddtree_amd64_run() {
             arch: Some(arch),
             platform: Some(platform),
             extra_files: &[],
+            extra_trees: &[],
             stdin: b"",
             run,
         });
@@ -667,6 +687,7 @@ fn a_library_found_through_ld_so_conf_runs_from_the_export_with_the_loader_cache
         arch: None,
         platform: None,
         extra_files: &["/etc/ld.so.cache"],
+        extra_trees: &[],
         stdin: b"",
         run: true,
     });
@@ -678,4 +699,36 @@ fn a_library_found_through_ld_so_conf_runs_from_the_export_with_the_loader_cache
     let (code, _, err) = run_in(&out, &["/usr/local/bin/prog".to_string()], "/", b"");
     assert_ne!(code, Some(0));
     assert!(err.contains("libvendor.so.1"), "{err}");
+}
+
+#[test]
+fn a_perl_script_takes_perls_runtime_tree() {
+    let mut t = HostTree::new();
+    for p in host_libs("/usr/bin/perl") {
+        t.host(&p);
+    }
+    let base = "/usr/lib/x86_64-linux-gnu/perl-base";
+    let (files, links) = tree(Path::new(base));
+    for f in files.iter().chain(&links) {
+        t.host(&format!("{base}{f}"));
+    }
+    t.file(
+        "app/run.pl",
+        b"#!/usr/bin/perl\nuse strict;\nuse warnings;\nuse POSIX qw(floor);\nprint \"perl says \", floor(3.7), \"\\n\";\nexit 2;\n",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = write(&tmp.path().join("img"), vec![t.tar()], serde_json::json!({"Entrypoint": ["/app/run.pl"]}));
+    let r = check(&Case {
+        layout,
+        tag: "latest",
+        arch: None,
+        platform: None,
+        extra_files: &[],
+        extra_trees: &[base],
+        stdin: b"",
+        run: true,
+    });
+    let trees = &r["platforms"][0]["closure"]["trees"];
+    assert_eq!(trees[0]["path"], base, "{trees}");
+    assert_eq!(trees[0]["files"].as_u64(), Some(files.len() as u64), "{trees}");
 }
