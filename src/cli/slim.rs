@@ -43,6 +43,10 @@ pub struct SlimArgs {
     /// matched is kept whole); repeatable.
     #[arg(long, value_name = "GLOB")]
     keep: Vec<String>,
+    /// Use this base image instead of the one suggested (the Dockerfile's second FROM; `scratch`
+    /// works for any closure, which carries its own loader and libraries).
+    #[arg(long, value_name = "IMAGE")]
+    base: Option<String>,
     /// Plan for this command instead of the config's Entrypoint + Cmd (takes every argument
     /// after it: put it last).
     #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
@@ -130,6 +134,12 @@ pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
         let fs = loaded.merged(t);
         plans.push(slim::plan(&fs, t, p, &sopts).map_err(anyhow::Error::msg)?);
         views.push(fs);
+    }
+    if let Some(b) = &args.base {
+        for p in &mut plans {
+            p.base.reason = format!("given with --base (suggested: {}, as {})", p.base.suggestion, p.base.reason);
+            p.base.suggestion = b.clone();
+        }
     }
     let mut out = SlimReport {
         reference: report.reference.clone(),

@@ -68,6 +68,10 @@ pub struct Walk<'a> {
     path_var: String,
     /// Keyed by path without the leading `/`.
     pub entries: BTreeMap<String, Entry>,
+    /// The names files were asked for (the command, an interpreter, a library where the loader
+    /// finds it, a kept path), absolute and lexically clean: what a Dockerfile must `COPY`, as
+    /// `COPY` cannot make links.
+    pub names: BTreeSet<String>,
     pub unresolved: BTreeSet<Unresolved>,
     pub caveats: Vec<String>,
     pub trees: Vec<RuntimeTree>,
@@ -154,6 +158,7 @@ impl<'a> Walk<'a> {
             queue: VecDeque::new(),
             examined: BTreeSet::new(),
             in_tree: BTreeSet::new(),
+            names: BTreeSet::new(),
         }
     }
 
@@ -201,6 +206,11 @@ impl<'a> Walk<'a> {
         }
         match &node.kind {
             NodeKind::File(f) => {
+                // The name as asked, when its lexical form leads to the same file (a `..`
+                // after a link would not): else the file's own path.
+                let (clean, _) = crate::layer::normalize(path);
+                let same = self.fs.resolve(&clean, self.hops).is_ok_and(|(r, _)| r == resolved);
+                self.names.insert(format!("/{}", if same { clean.as_str() } else { resolved.as_str() }));
                 if !self.entries.contains_key(&resolved) {
                     let e = Entry {
                         path: format!("/{resolved}"),

@@ -2,15 +2,16 @@
 //! suggested base, `COPY --from=full` lines grouped by directory, and the config's ENV, USER,
 //! WORKDIR, ENTRYPOINT and CMD carried over.
 //!
-//! `COPY` dereferences a symlink source: a file link becomes a copy of its target (named in a
-//! comment), and a directory link cannot be made at all (named as what the base must provide).
+//! `COPY` dereferences a symlink source and cannot make a link: so each name a file of the
+//! closure is asked for (the command, the interpreter, a library where the loader finds it) is
+//! copied under that name, and the names that go through links are listed in a comment.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::closure::Kind;
 use super::Plan;
-use crate::fs::{MergedFs, NodeKind};
+use crate::fs::MergedFs;
 
 fn json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -36,31 +37,21 @@ pub fn render(plan: &Plan, fs: &MergedFs, from: &str, hops: u64) -> String {
     } else {
         let _ = writeln!(out, "FROM --platform={} {}", plan.platform, plan.base.suggestion);
     }
+    // Every name the closure's files are asked for, copied under that name (COPY follows a
+    // source link and cannot make one): the loader and the command find each where they look.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut dir_links: Vec<String> = Vec::new();
-    for e in &plan.closure.paths {
-        let dir = e.path.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d }).to_string();
-        if e.kind == Kind::Symlink {
-            let is_dir = matches!(fs.resolve(&e.path, hops), Ok((_, n)) if matches!(n.kind, NodeKind::Dir));
-            if is_dir {
-                dir_links.push(format!("{} -> {}", e.path, e.target.as_deref().unwrap_or("")));
-                continue;
-            }
-        }
-        groups.entry(dir).or_default().push(e.path.clone());
+    for n in &plan.names {
+        let dir = n.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d }).to_string();
+        groups.entry(dir).or_default().push(n.clone());
     }
-    if !dir_links.is_empty() {
-        let _ = writeln!(out, "# Directory links COPY cannot make (the base must have them, or the same paths):");
-        for l in &dir_links {
-            let _ = writeln!(out, "#   {l}");
-        }
-    }
-    let links: Vec<&str> =
-        plan.closure.paths.iter().filter(|e| e.kind == Kind::Symlink).map(|e| e.path.as_str()).collect();
-    if !links.is_empty() {
-        let _ = writeln!(out, "# COPY follows a symlink source: these become copies of their targets:");
-        for l in links.iter().filter(|l| !dir_links.iter().any(|d| d.starts_with(&format!("{l} ->")))) {
-            let _ = writeln!(out, "#   {l}");
+    let files: std::collections::BTreeSet<&str> =
+        plan.closure.paths.iter().filter(|e| e.kind == Kind::File).map(|e| e.path.as_str()).collect();
+    let through_links: Vec<&String> = plan.names.iter().filter(|n| !files.contains(n.as_str())).collect();
+    if !through_links.is_empty() {
+        let _ = writeln!(out, "# Asked for through links, copied as files (COPY cannot make links):");
+        for n in through_links {
+            let real = fs.resolve(n, hops).map(|(r, _)| format!("/{r}")).unwrap_or_default();
+            let _ = writeln!(out, "#   {n} -> {real}");
         }
     }
     for (dir, paths) in &groups {

@@ -78,6 +78,9 @@ pub struct Plan {
     pub base: base::Base,
     pub unresolved: Vec<Unresolved>,
     pub caveats: Vec<String>,
+    /// The names the closure's files are asked for (what the Dockerfile copies).
+    #[serde(skip)]
+    pub names: Vec<String>,
     /// What a rebuild carries over from the config (the Dockerfile's ENTRYPOINT, CMD, ENV...).
     #[serde(rename = "config")]
     pub carry: Carry,
@@ -318,6 +321,7 @@ pub fn plan(fs: &MergedFs, target: &Target, report: &PlatformReport, opts: &Slim
         image_bytes: report.bytes,
         base,
         unresolved: w.unresolved.iter().cloned().collect(),
+        names: w.names.iter().cloned().collect(),
         caveats,
         carry: Carry {
             entrypoint: match &opts.command {
