@@ -6,15 +6,22 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use, one per line with what needs it.
 packages=(
-  binutils        # readelf: the ELF agreement test
-  docker-registry # tests/it/registry.rs: a registry on 127.0.0.1
-  skopeo          # pushes the fixtures into it
-  docker.io       # tests/it/local.rs: a private dockerd (unix socket, TCP with TLS)
-  openssl         # the certificates of that TLS endpoint
-  podman          # tests/it/local.rs: a podman API service
-  libisal-dev     # the opt-in `isal` gzip decoder's unit tests (.ci/run)
-  chromium        # tests/it/html.rs: the HTML reports opened in headless Chromium
-  tmux            # tests/it/explore.rs: explore in a private tmux server, its screen read
+  binutils           # readelf: the ELF agreement test
+  docker-registry    # tests/it/registry.rs: a registry on 127.0.0.1
+  skopeo             # pushes the fixtures into it
+  docker.io          # tests/it/local.rs and slim_docker.rs: a private dockerd
+  openssl            # the certificates of its TLS endpoint; slim's libssl case
+  podman             # tests/it/local.rs: a podman API service
+  libisal-dev        # the opt-in `isal` gzip decoder's unit tests (.ci/run)
+  chromium           # tests/it/html.rs: the HTML reports opened in headless Chromium
+  tmux               # tests/it/explore.rs: explore in a private tmux server, its screen read
+  pax-utils          # tests/it/slim.rs: lddtree, the closure's independent check
+  python3-pyelftools # lddtree's ELF reader
+  umoci              # tests/it/slim.rs: unpacks a whole image to compare against
+  musl-tools         # tests/it/slim.rs: small musl programs built at test time
+  gcc                # and glibc ones
+  ca-certificates    # slim's CA-bundle case (an image built from the host's openssl)
+  dash               # slim's shell-script entrypoint case
 )
 missing=()
 for p in "${packages[@]}"; do

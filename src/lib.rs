@@ -7,7 +7,8 @@
 //! keeps what the detectors need of them (with [`elf`] facts); [`fs`] merges a platform's layers
 //! into the view a container sees; [`detect`] and [`provenance`] turn that view into facts;
 //! [`report`] holds them and [`render`] writes them. [`pipeline`] wires the stages; [`compare`],
-//! [`batch`] and [`explore`] (the terminal UI's model, keys and drawing) are built on it.
+//! [`batch`], [`explore`] (the terminal UI's model, keys and drawing) and [`slim`] (the
+//! command's file closure, planned and exported) are built on it.
 //! Below everything: [`error`], [`limits`], [`diag`], [`units`], [`dates`], [`progress`],
 //! [`pattern`], [`oci`] and [`findings`].
 
@@ -31,6 +32,7 @@ pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod report;
+pub mod slim;
 pub mod source;
 pub mod tarwalk;
 pub mod units;

@@ -44,6 +44,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// What the registry said, for registry images.
     pub registry: Option<crate::report::RegistryFacts>,
+    /// True when the image came as a stream read once (stdin, a daemon's export): its layers
+    /// cannot be read again.
+    pub streamed: bool,
 }
 
 impl Loaded {
@@ -142,7 +145,9 @@ pub fn load_with(reference: &str, opts: &ScanOptions, cache: &dyn LayerCache) ->
     }
     let deltas = read_layers(source.as_ref(), &res.targets, opts, cache);
     let registry = source.registry_facts();
+    let streamed = source.streamed();
     Ok(Loaded {
+        streamed,
         reference: reference.to_string(),
         pin: roots.pin.clone(),
         roots,

@@ -15,7 +15,9 @@ use super::progress::Bars;
 #[derive(clap::Args)]
 pub struct CompareArgs {
     /// One image (its platforms side by side) or two (the platforms they share, or the only
-    /// one of each): oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
+    /// one of each): REF (the local Docker daemon's, else the registry's), docker://REF,
+    /// docker-daemon:NAME, podman:NAME, registry:REF,
+    /// - (stdin), oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
     #[arg(required = true, num_args = 1..=2, value_name = "IMAGE")]
     images: Vec<String>,
     /// Platforms to compare, comma-separated, docker syntax (linux/amd64,linux/arm64). The first

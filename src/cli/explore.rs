@@ -18,8 +18,9 @@ use super::progress::Bars;
 
 #[derive(clap::Args)]
 pub struct ExploreArgs {
-    /// The image: docker://REF or REF (registry), oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    /// docker-archive:FILE[:NAME:TAG], or a path.
+    /// The image: REF (the local Docker daemon's, else the registry's), docker://REF,
+    /// docker-daemon:NAME, podman:NAME, registry:REF,
+    /// - (stdin), oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
     image: String,
     /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64); `p` goes
     /// from one to the next.

@@ -11,6 +11,7 @@ mod exit;
 mod explore;
 mod progress;
 mod scan;
+mod slim;
 
 use std::process::ExitCode;
 
@@ -86,6 +87,10 @@ enum Command {
     /// Scan every repository and tag of a registry into a SQLite store; re-runs skip what it has.
     #[command(after_help = BATCH_EXAMPLES)]
     Batch(batch::BatchArgs),
+    /// Plan a slim image: the command's file closure, the base it fits, a Dockerfile; --export
+    /// writes the closure into a directory.
+    #[command(after_help = SLIM_EXAMPLES)]
+    Slim(slim::SlimArgs),
     /// Print the table of one or more batch stores (text, JSON lines or CSV).
     #[command(
         after_help = "Examples:\n  layerscope summary batch.db\n  layerscope summary shard-0.db shard-1.db -f csv -o fleet.csv"
@@ -118,9 +123,11 @@ const SCAN_EXAMPLES: &str = concat!(
     "  layerscope scan alpine:3.20\n",
     "  layerscope scan oci:./layout --platform linux/arm64 -f json -o report.json\n",
     "  layerscope scan app.tar --fail-on high -o sarif=app.sarif -o markdown=pr.md\n\n",
-    "Images: docker://REF or a bare REF (a registry: alpine:3.20, host:5000/team/app@sha256:…),\n",
-    "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] (docker save), or a path\n",
-    "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
+    "Images: a bare REF (the local Docker daemon's image when it has it, else the registry's:\n",
+    "alpine:3.20, host:5000/team/app@sha256:…), docker-daemon:NAME, podman:NAME, registry:REF or\n",
+    "docker://REF, - (a docker save stream on stdin), oci:DIR[:TAG], oci-archive:FILE[:TAG],\n",
+    "docker-archive:FILE[:NAME:TAG] (docker save), or a path (a directory with oci-layout, or a tar\n",
+    "holding oci-layout or manifest.json)."
 );
 
 const COMPARE_EXAMPLES: &str = concat!(
@@ -128,9 +135,11 @@ const COMPARE_EXAMPLES: &str = concat!(
     "  layerscope compare docker://python:3.12-slim --platforms linux/amd64,linux/arm64\n",
     "  layerscope compare oci:./before oci:./after -f markdown -o pr.md\n",
     "  layerscope compare myapp.tar --expect-platforms linux/amd64,linux/arm64\n\n",
-    "Images: docker://REF or a bare REF (a registry: alpine:3.20, host:5000/team/app@sha256:…),\n",
-    "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] (docker save), or a path\n",
-    "(a directory with oci-layout, or a tar holding oci-layout or manifest.json)."
+    "Images: a bare REF (the local Docker daemon's image when it has it, else the registry's:\n",
+    "alpine:3.20, host:5000/team/app@sha256:…), docker-daemon:NAME, podman:NAME, registry:REF or\n",
+    "docker://REF, - (a docker save stream on stdin), oci:DIR[:TAG], oci-archive:FILE[:TAG],\n",
+    "docker-archive:FILE[:NAME:TAG] (docker save), or a path (a directory with oci-layout, or a tar\n",
+    "holding oci-layout or manifest.json)."
 );
 
 const EXPLORE_EXAMPLES: &str = concat!(
@@ -139,6 +148,14 @@ const EXPLORE_EXAMPLES: &str = concat!(
     "  layerscope explore oci:./layout --platform linux/arm64\n\n",
     "Keys: Tab pane, Up/Down move, Enter/Right expand, Left collapse, a merged/layer view,\n",
     "w reclaimable only, / filter, p next platform, f findings, ? help, q or Esc quit."
+);
+
+const SLIM_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  layerscope slim oci:./layout\n",
+    "  layerscope slim app.tar --platform linux/amd64 -f dockerfile > Dockerfile.slim\n",
+    "  layerscope slim oci:./layout --export ./rootfs && chroot ./rootfs /app/server\n",
+    "  layerscope slim oci:./layout --keep '/usr/share/zoneinfo/**' -f json --command /bin/sh -c 'date'"
 );
 
 const BATCH_EXAMPLES: &str = concat!(
@@ -184,6 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Scan(args) => scan::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Explore(args) => explore::run(args),
+        Command::Slim(args) => slim::run(args),
         Command::Batch(args) => batch::run_batch(args),
         Command::Summary(args) => batch::run_summary(args),
         Command::Version { format } => {

@@ -15,8 +15,9 @@ use super::progress::Bars;
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
-    /// Images: docker://REF or REF (registry), oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    /// docker-archive:FILE[:NAME:TAG], or a path.
+    /// Images: REF (the local Docker daemon's, else the registry's), docker://REF,
+    /// docker-daemon:NAME, podman:NAME, registry:REF,
+    /// - (stdin), oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or a path.
     #[arg(required = true)]
     images: Vec<String>,
     /// `all`, or platforms in docker syntax, comma-separated (linux/arm64/v8, arm64).

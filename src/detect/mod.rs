@@ -8,7 +8,7 @@ mod libc;
 pub mod lifecycle;
 mod os_release;
 mod packages;
-mod runnable;
+pub mod runnable;
 mod security;
 mod shells;
 pub mod usage;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{evidence, Context, Detector};
-use crate::elf::{parse_version, ElfKind, Linkage};
+use crate::elf::{parse_version, ElfInfo, ElfKind, Linkage};
 use crate::findings::*;
 use crate::fs::linker::{find_library, Flavor, SearchPaths};
 use crate::fs::{MergedFs, NodeKind};
@@ -14,10 +14,10 @@ use crate::report::{Binary, LibcKind, PlatformReport, Run};
 
 pub struct RunnableDetector;
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The executable regular file a path resolves to, as (resolved path, is executable).
-fn executable(fs: &MergedFs, path: &str, hops: u64) -> Option<(String, bool)> {
+pub fn executable(fs: &MergedFs, path: &str, hops: u64) -> Option<(String, bool)> {
     let (resolved, node) = fs.resolve(path, hops).ok()?;
     match node.kind {
         NodeKind::File(_) => Some((format!("/{resolved}"), node.mode & 0o111 != 0)),
@@ -25,8 +25,8 @@ fn executable(fs: &MergedFs, path: &str, hops: u64) -> Option<(String, bool)> {
     }
 }
 
-/// Looks a command name up the way execve/PATH search does.
-fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u64) -> Option<(String, bool)> {
+/// Looks a command name up the way execve/PATH search does: (resolved path, is executable).
+pub fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u64) -> Option<(String, bool)> {
     if word.contains('/') {
         let full =
             if word.starts_with('/') { word.to_string() } else { format!("{}/{word}", workdir.trim_end_matches('/')) };
@@ -39,8 +39,37 @@ fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u64) -
         .find(|(_, x)| *x)
 }
 
-fn flavor_of(b: &Binary, libc_kind: LibcKind) -> Flavor {
+fn binary_flavor(b: &Binary, libc_kind: LibcKind) -> Flavor {
     Flavor::of(b.interpreter.as_deref(), libc_kind == LibcKind::Musl)
+}
+
+/// Which loader's rules apply to an ELF: musl's when its interpreter is musl's loader (or, with
+/// none, when the image's libc is musl), else glibc's.
+pub fn flavor_of(b: &ElfInfo, libc_kind: LibcKind) -> Flavor {
+    Flavor::of(b.interpreter.as_deref(), libc_kind == LibcKind::Musl)
+}
+
+/// What the config starts and where: the argv (Entrypoint then Cmd), the environment, its PATH
+/// (or the default), the working directory (or `/`).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigCommand {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub path: String,
+    pub workdir: String,
+}
+
+impl ConfigCommand {
+    pub fn of(target: &crate::source::resolve::Target) -> Self {
+        let cfg = target.config.config().clone().unwrap_or_default();
+        let env: Vec<String> = cfg.env().clone().unwrap_or_default();
+        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
+        let workdir = cfg.working_dir().clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+        let entrypoint = cfg.entrypoint().clone().unwrap_or_default();
+        let cmd = cfg.cmd().clone().unwrap_or_default();
+        let argv = if entrypoint.is_empty() { cmd } else { entrypoint.into_iter().chain(cmd).collect() };
+        ConfigCommand { argv, env, path, workdir }
+    }
 }
 
 /// The script's interpreter check: `Err(message)` when it cannot run.
@@ -84,7 +113,7 @@ fn check_binary(cx: &Context, r: &PlatformReport, b: &Binary, paths: &SearchPath
                 c.missing_loader = Some(interp.clone());
             }
         }
-        let flavor = flavor_of(b, r.libc.kind);
+        let flavor = binary_flavor(b, r.libc.kind);
         for name in &b.needed {
             if find_library(cx.fs, name, &b.path, b, flavor, paths, hops).is_none() {
                 c.missing_libs.push(name.clone());
@@ -110,9 +139,7 @@ impl Detector for RunnableDetector {
     fn run(&self, cx: &Context, r: &mut PlatformReport) {
         let hops = cx.limits.symlink_hops;
         let cfg = cx.target.config.config().clone().unwrap_or_default();
-        let env: Vec<String> = cfg.env().clone().unwrap_or_default();
-        let path_var = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
-        let workdir = cfg.working_dir().clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+        let ConfigCommand { env, path: path_var, workdir, .. } = ConfigCommand::of(cx.target);
         let entrypoint = cfg.entrypoint().clone().unwrap_or_default();
         let cmd = cfg.cmd().clone().unwrap_or_default();
         let arch = cx.target.platform.architecture.clone();

@@ -393,6 +393,17 @@ impl MergedFs {
     /// component, confined to the root (`..` stops there), with a hop limit.
     /// Returns the final path (no leading `/`) and its node.
     pub fn resolve(&self, path: &str, max_hops: u64) -> Result<(String, &Node), ResolveError> {
+        self.resolve_traced(path, max_hops, &mut Vec::new())
+    }
+
+    /// Like [`MergedFs::resolve`], also pushing onto `links` the path of every symlink followed
+    /// on the way (in the order followed; a directory link and a file link alike).
+    pub fn resolve_traced(
+        &self,
+        path: &str,
+        max_hops: u64,
+        links: &mut Vec<String>,
+    ) -> Result<(String, &Node), ResolveError> {
         let mut hops = 0u64;
         let mut pending: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string).collect();
         // The slots walked through, below the root.
@@ -415,6 +426,7 @@ impl MergedFs {
                 if hops > max_hops {
                     return Err(ResolveError::TooManyHops(max_hops));
                 }
+                links.push(self.tree.slots[id as usize].path.to_string());
                 current.pop();
                 if target.starts_with('/') {
                     current.clear();

@@ -34,6 +34,10 @@ pub trait ImageSource: Send + Sync {
     fn take_streamed(&self, _layer: &resolve::LayerRef) -> Option<crate::layer::LayerDelta> {
         None
     }
+    /// True for a stream read once (stdin, a daemon's export): blobs cannot be opened again.
+    fn streamed(&self) -> bool {
+        false
+    }
 }
 
 /// What a reference resolves to at the top.

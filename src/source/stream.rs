@@ -281,6 +281,10 @@ impl ImageSource for StreamSource {
         })
     }
 
+    fn streamed(&self) -> bool {
+        true
+    }
+
     fn take_streamed(&self, layer: &LayerRef) -> Option<LayerDelta> {
         let member = self.member(layer)?;
         let mut delta = self.deltas.lock().ok()?.remove(&member)?;

@@ -18,3 +18,5 @@ mod local;
 mod memory;
 mod registry;
 mod schema;
+mod slim;
+mod slim_docker;
