@@ -149,14 +149,23 @@ impl Tmux {
 
     /// Waits until the pane shows `text`, and returns the pane.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?} to show"), |pane| pane.contains(text))
+    }
+
+    /// Waits until the pane no longer shows `text` (a key was handled), and returns the pane.
+    fn wait_gone(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?} to go"), |pane| !pane.contains(text))
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let pane = self.run(&["capture-pane", "-p", "-t", "explore"]);
-            if pane.contains(text) {
+            if done(&pane) {
                 return pane;
             }
             if start.elapsed() > Duration::from_secs(30) {
-                panic!("{text:?} never showed; the pane:\n{pane}");
+                panic!("waited 30 s for {what}; the pane:\n{pane}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -205,7 +214,9 @@ fn explore_keys_and_quit_in_tmux() {
     tmux.wait_for("LIBC-MISSING-LIBRARY");
     // The terminal is resized: the next screen fits the new size.
     tmux.run(&["resize-window", "-t", "explore", "-x", "120", "-y", "40"]);
+    // Escape is handled before `q` is sent: an Escape and a `q` read together are Alt-q.
     tmux.keys(&["Escape"]);
+    tmux.wait_gone("Findings (Enter");
     tmux.wait_for("Files: layer 2 changes");
     tmux.keys(&["q"]);
     let pane = tmux.wait_for("EXIT=0");
