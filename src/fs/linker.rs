@@ -98,7 +98,11 @@ impl SearchPaths {
     /// Computes the search directories for a platform architecture and config environment.
     pub fn new(fs: &MergedFs, arch: &str, env: &[String], hops: u64) -> Self {
         let mut glibc = Vec::new();
-        read_ld_so_conf(fs, "etc/ld.so.conf", hops, 0, &mut glibc);
+        // glibc's loader never reads ld.so.conf: it reads /etc/ld.so.cache, which ldconfig
+        // builds from it. Without a cache, only the built-in directories are searched.
+        if fs.resolve("etc/ld.so.cache", hops).is_ok() {
+            read_ld_so_conf(fs, "etc/ld.so.conf", hops, 0, &mut glibc);
+        }
         if let Some(t) = multiarch(arch) {
             glibc.push(format!("/lib/{t}"));
             glibc.push(format!("/usr/lib/{t}"));

@@ -670,6 +670,42 @@ fn library_names_and_run_paths_climbing_out_and_needed_cycles() {
 }
 
 #[test]
+fn ld_so_conf_counts_only_with_the_loader_cache() {
+    // glibc's loader reads /etc/ld.so.cache (what ldconfig makes of ld.so.conf), never
+    // ld.so.conf itself: a library only in a directory ld.so.conf names is found when the image
+    // has a cache, and is missing (the command cannot start) when it has none.
+    let tmp = tempfile::tempdir().unwrap();
+    let loader = Elf { interp: None, soname: Some("ld-linux-x86-64.so.2"), ..Default::default() }.build();
+    let libc = Elf { interp: None, soname: Some("libc.so.6"), ..Default::default() }.build();
+    let libfoo = Elf { interp: None, soname: Some("libfoo.so.1"), ..Default::default() }.build();
+    let app = Elf { needed: vec!["libfoo.so.1", "libc.so.6"], ..Default::default() }.build();
+    for with_cache in [false, true] {
+        let mut entries = vec![
+            E::File("lib64/ld-linux-x86-64.so.2", &loader),
+            E::File("lib/x86_64-linux-gnu/libc.so.6", &libc),
+            E::File("opt/foo/lib/libfoo.so.1", &libfoo),
+            E::FileMode("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n", 0o644),
+            E::FileMode("etc/ld.so.conf.d/foo.conf", b"/opt/foo/lib\n", 0o644),
+            E::File("app/run", &app),
+        ];
+        if with_cache {
+            entries.push(E::FileMode("etc/ld.so.cache", b"glibc-ld.so.cache1.1", 0o644));
+        }
+        let mut img = Image::new("amd64", vec![(common::tar(&entries), Comp::Gzip)]);
+        img.config = serde_json::json!({"Entrypoint": ["/app/run"]});
+        let r = scan(&layout(&tmp.path().join(format!("cache-{with_cache}")), &img));
+        let p = only_platform(&r);
+        let missing: Vec<&layerscope::report::Finding> =
+            p.findings.iter().filter(|f| f.id == "LIBC-MISSING-LIBRARY").collect();
+        assert_eq!(p.run.can_start, with_cache, "cache {with_cache}: {:#?}", p.findings);
+        assert_eq!(missing.len(), usize::from(!with_cache), "cache {with_cache}: {missing:#?}");
+        if let Some(m) = missing.first() {
+            assert!(m.message.contains("libfoo.so.1") && m.paths == ["/app/run"], "{m:#?}");
+        }
+    }
+}
+
+#[test]
 fn entries_that_each_earn_a_warning_do_not_flood_the_report() {
     // 10/14/1 at scale (with 23): 10 000 entries of one path, 300 paths climbing out of the
     // root, and 500 whiteouts of nothing in the layer above: the first hundred diagnostics of
