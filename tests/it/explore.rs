@@ -152,6 +152,11 @@ impl Tmux {
         self.wait_until(&format!("{text:?} to show"), |pane| pane.contains(text))
     }
 
+    /// Waits until the pane shows every one of `texts` (a screen drawn in full), and returns it.
+    fn wait_for_all(&self, texts: &[&str]) -> String {
+        self.wait_until(&format!("{texts:?} to show"), |pane| texts.iter().all(|t| pane.contains(t)))
+    }
+
     /// Waits until the pane no longer shows `text` (a key was handled), and returns the pane.
     fn wait_gone(&self, text: &str) -> String {
         self.wait_until(&format!("{text:?} to go"), |pane| !pane.contains(text))
@@ -185,12 +190,12 @@ fn explore_end_to_end_in_tmux() {
     let tmux = Tmux::new();
     let cmd = format!("'{bin}' explore '{}'; echo \"EXIT=$?\"; sleep 600", image.display());
     tmux.run(&["new-session", "-d", "-s", "explore", "-x", "100", "-y", "30", &cmd]);
-    let pane = tmux.wait_for("Files: merged view");
+    // A pane captured mid-draw holds part of the screen: wait for every part asked about.
+    let pane = tmux.wait_for_all(&["Files: merged view", "COPY app/ /app/", "libc glibc 2.36"]);
     assert!(pane.contains("COPY app/ /app/"), "{pane}");
-    assert!(pane.contains("libc glibc 2.36"), "{pane}");
     // Filter to the binary whose library is missing, select it, read its details.
     tmux.keys(&["/", "libm", "Enter", "Down"]);
-    let pane = tmux.wait_for("needs libm.so.6: NOT FOUND");
+    let pane = tmux.wait_for_all(&["needs libm.so.6: NOT FOUND", "filter \"libm\""]);
     assert!(pane.contains("filter \"libm\""), "{pane}");
     // The layer's changes: layer 2 made /app.
     tmux.keys(&["Escape"]);
@@ -206,7 +211,7 @@ fn explore_keys_and_quit_in_tmux() {
     tmux.run(&["new-session", "-d", "-s", "explore", "-x", "80", "-y", "24", &cmd]);
     tmux.wait_for("Files: merged view");
     tmux.keys(&["Tab", "Down", "Down", "Enter"]);
-    let pane = tmux.wait_for("Files: layer 2 changes");
+    let pane = tmux.wait_for_all(&["Files: layer 2 changes", "needs-libm"]);
     assert!(pane.contains("needs-libm"), "{pane}");
     tmux.keys(&["?"]);
     tmux.wait_for("Keys (any key closes)");
