@@ -271,9 +271,10 @@ pub fn analyse_blob(
     delta
 }
 
-struct Counting<'p, R> {
-    inner: R,
-    progress: &'p (dyn Fn(u64) + Sync),
+/// A reader that tells `progress` how many bytes passed (a layer's bar, a stream's).
+pub struct Counting<'p, R> {
+    pub inner: R,
+    pub progress: &'p (dyn Fn(u64) + Sync),
 }
 
 impl<R: Read> Read for Counting<'_, R> {

@@ -177,12 +177,7 @@ impl Daemon {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> String {
-        let mut cause = e.to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            cause = s.to_string();
-            src = s.source();
-        }
+        let cause = super::registry::policy::describe(e);
         format!("cannot reach the {} daemon at {} ({cause})", self.endpoint.engine.name(), self.endpoint.shown)
     }
 

@@ -54,6 +54,15 @@ pub struct Roots {
     pub tag: Option<String>,
 }
 
+/// A document kept in memory, read through a `Cursor` without copying it.
+pub(crate) struct ArcBytes(pub(crate) std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Annotation put on descriptors a source made up itself (legacy docker-archive), whose
 /// compressed digest is not known: only size and `diff_id` can be checked.
 pub const SYNTHESIZED: &str = "io.layerscope.synthesized";

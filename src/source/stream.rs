@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::files::{normalize_inside, Files};
 use super::resolve::LayerRef;
-use super::{ImageSource, Roots};
+use super::{ArcBytes, ImageSource, Roots};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerDelta};
@@ -21,8 +21,9 @@ use crate::progress::Observer;
 
 /// Small members kept whole: at most this many JSON documents' worth of bytes in all.
 const SMALL_BUDGET_DOCS: u64 = 16;
-/// Members kept whole, at most.
-const SMALL_COUNT: usize = 100_000;
+/// Members remembered (documents, layers, links, dropped names), at most: a stream of millions
+/// of links or tiny members is refused rather than kept.
+const MEMBER_COUNT: usize = 100_000;
 
 /// What the stream held, by member path.
 #[derive(Default)]
@@ -37,6 +38,10 @@ struct Kept {
 }
 
 impl Kept {
+    fn len(&self) -> usize {
+        self.small.len() + self.layers.len() + self.links.len() + self.dropped.len()
+    }
+
     /// Follows links among members (relative symlinks, hardlinks by archive path), confined to
     /// the stream's tree, with a hop limit.
     fn resolve(&self, path: &str) -> io::Result<String> {
@@ -92,14 +97,6 @@ impl Files for StreamFiles {
     }
 }
 
-struct ArcBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 /// A layer member read as it passed: its bytes are gone.
 struct Passed(String);
 
@@ -132,7 +129,7 @@ impl StreamSource {
     ) -> Result<Self> {
         let fail = |m: String| Error::reference(reference, format!("{origin}: {m}"));
         let task = progress.layer(origin, 0);
-        let counting = CountingRead { inner: input, advance: &|n| task.advance(n) };
+        let counting = layer::Counting { inner: input, progress: &|n| task.advance(n) };
         let mut tar = crate::tarwalk::TarReader::new(io::BufReader::with_capacity(256 << 10, counting), limits);
         let mut kept = Kept::default();
         let mut deltas = HashMap::new();
@@ -150,6 +147,9 @@ impl StreamSource {
             members += 1;
             let raw = String::from_utf8_lossy(&entry.path).into_owned();
             let Some(path) = normalize_inside(&raw).filter(|p| !p.is_empty()) else { continue };
+            if kept.len() >= MEMBER_COUNT {
+                return Err(fail(format!("more than {MEMBER_COUNT} members: not a docker save archive")));
+            }
             match entry.typeflag {
                 b'1' | b'2' => {
                     kept.links.insert(path, (entry.typeflag, String::from_utf8_lossy(&entry.link).into_owned()));
@@ -171,7 +171,6 @@ impl StreamSource {
                 deltas.insert(path, delta);
             } else if entry.size <= limits.json_bytes
                 && small_bytes.saturating_add(entry.size) <= limits.json_bytes.saturating_mul(SMALL_BUDGET_DOCS)
-                && kept.small.len() < SMALL_COUNT
             {
                 member.read_to_end(&mut head).map_err(|e| fail(format!("the stream ends inside {path}: {e}")))?;
                 small_bytes += head.len() as u64;
@@ -182,8 +181,10 @@ impl StreamSource {
         }
         let kept = Arc::new(kept);
         let files = Box::new(StreamFiles { kept: kept.clone(), json_bytes: limits.json_bytes });
-        let inner = super::docker_archive::from_files(reference, files, name, limits)
-            .map_err(|e| Error::reference(reference, format!("{origin}: {}", strip_reference(&e, reference))))?;
+        let inner = super::docker_archive::from_files(reference, files, name, limits).map_err(|e| match e {
+            Error::Reference { message, .. } => fail(message),
+            e => e,
+        })?;
         Ok(StreamSource { inner, kept, deltas: Mutex::new(deltas), origin: origin.to_string() })
     }
 
@@ -200,30 +201,12 @@ impl StreamSource {
     }
 }
 
-fn strip_reference(e: &Error, reference: &str) -> String {
-    let m = e.to_string();
-    m.strip_prefix(&format!("{reference}: ")).map(str::to_string).unwrap_or(m)
-}
-
 /// Reads the data of the tar member being walked.
 struct Member<'a, R>(&'a mut crate::tarwalk::TarReader<R>);
 
 impl<R: BufRead> Read for Member<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read_data(buf).map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()))
-    }
-}
-
-struct CountingRead<'a, R> {
-    inner: R,
-    advance: &'a (dyn Fn(u64) + Sync),
-}
-
-impl<R: Read> Read for CountingRead<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.advance)(n as u64);
-        Ok(n)
     }
 }
 

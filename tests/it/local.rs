@@ -316,4 +316,15 @@ fn streams_of_both_forms_and_their_failures() {
     let (out, _) = scan_stdin(&legacy, &["--limit", "json-bytes=100"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("exceeds limit json-bytes (100)"), "{}", stderr(&out));
+    // A stream of more members than are remembered (here links) is refused, not kept.
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..100_001 {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, format!("l{i}"), "manifest.json").unwrap();
+    }
+    let (out, _) = scan_stdin(&b.into_inner().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("more than 100000 members"), "{}", stderr(&out));
 }

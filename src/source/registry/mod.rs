@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::channel::ChannelReader;
-use super::{ImageSource, Roots};
+use super::{ArcBytes, ImageSource, Roots};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::oci::{self, Descriptor};
@@ -240,14 +240,6 @@ pub(crate) fn hash_like(like: &str, bytes: &[u8]) -> String {
         format!("sha512:{}", hex(&Sha512::digest(bytes)))
     } else {
         format!("sha256:{}", hex(&Sha256::digest(bytes)))
-    }
-}
-
-struct ArcBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
     }
 }
 

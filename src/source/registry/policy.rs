@@ -94,7 +94,7 @@ pub fn url_allowed(url: &Url, plain_ok: &[String]) -> Result<(), String> {
 
 /// A reqwest error and its causes, without the URL (a redirect URL may carry a presigned
 /// query string).
-pub(super) fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut parts = vec![if e.is_timeout() { "timed out".to_string() } else { e.to_string() }];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
