@@ -166,7 +166,8 @@ pub fn scan(reference: &str, opts: &ScanOptions) -> Result<ImageReport> {
 
 /// The report of a loaded image: one platform report per target, in target order.
 pub fn report(loaded: &Loaded, opts: &ScanOptions) -> ImageReport {
-    report_with_views(loaded, &views(loaded), opts)
+    // Each platform's view is dropped once its report is made (not all held at once).
+    report_with(loaded, opts, |_| ()).0
 }
 
 /// Each platform's merged view, in target order (merged in parallel).

@@ -117,7 +117,9 @@ pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Unreadable);
         }
     };
-    let report = pipeline::report(&loaded, &opts);
+    // Each platform merged once: the report and the plan read the same view.
+    let views = pipeline::views(&loaded);
+    let report = pipeline::report_with_views(&loaded, &views, &opts);
     let mut exit = Exit::Clean;
     print_errors(&report.reference, None, &report.diagnostics);
     for p in &report.platforms {
@@ -143,11 +145,8 @@ pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
         symlink_hops: opts.limits.symlink_hops,
     };
     let mut plans = Vec::new();
-    let mut views = Vec::new();
-    for (t, p) in loaded.resolution.targets.iter().zip(&report.platforms) {
-        let fs = loaded.merged(t);
-        plans.push(slim::plan(&fs, t, p, &sopts).map_err(anyhow::Error::msg)?);
-        views.push(fs);
+    for ((t, p), fs) in loaded.resolution.targets.iter().zip(&report.platforms).zip(&views) {
+        plans.push(slim::plan(fs, t, p, &sopts).map_err(anyhow::Error::msg)?);
     }
     if let Some(b) = &args.base {
         for p in &mut plans {
