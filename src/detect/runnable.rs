@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{evidence, Context, Detector};
-use crate::elf::{parse_version, ElfInfo, ElfKind, Linkage};
+use crate::elf::{parse_version, ElfKind, Linkage};
 use crate::findings::*;
 use crate::fs::linker::{find_library, Flavor, SearchPaths};
 use crate::fs::{MergedFs, NodeKind};
@@ -37,16 +37,6 @@ pub fn lookup(fs: &MergedFs, word: &str, path_var: &str, workdir: &str, hops: u6
         .filter(|d| !d.is_empty())
         .filter_map(|d| executable(fs, &format!("{}/{word}", d.trim_end_matches('/')), hops))
         .find(|(_, x)| *x)
-}
-
-fn binary_flavor(b: &Binary, libc_kind: LibcKind) -> Flavor {
-    Flavor::of(b.interpreter.as_deref(), libc_kind == LibcKind::Musl)
-}
-
-/// Which loader's rules apply to an ELF: musl's when its interpreter is musl's loader (or, with
-/// none, when the image's libc is musl), else glibc's.
-pub fn flavor_of(b: &ElfInfo, libc_kind: LibcKind) -> Flavor {
-    Flavor::of(b.interpreter.as_deref(), libc_kind == LibcKind::Musl)
 }
 
 /// What the config starts and where: the argv (Entrypoint then Cmd), the environment, its PATH
@@ -113,7 +103,7 @@ fn check_binary(cx: &Context, r: &PlatformReport, b: &Binary, paths: &SearchPath
                 c.missing_loader = Some(interp.clone());
             }
         }
-        let flavor = binary_flavor(b, r.libc.kind);
+        let flavor = Flavor::of(b.interpreter.as_deref(), r.libc.kind == LibcKind::Musl);
         for name in &b.needed {
             if find_library(cx.fs, name, &b.path, b, flavor, paths, hops).is_none() {
                 c.missing_libs.push(name.clone());

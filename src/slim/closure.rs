@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 
-use crate::detect::runnable::{flavor_of, lookup};
+use crate::detect::runnable::lookup;
 use crate::elf::Linkage;
-use crate::fs::linker::{find_library, SearchPaths};
+use crate::fs::linker::{find_library, Flavor, SearchPaths};
 use crate::fs::{MergedFs, NodeKind};
 use crate::report::LibcKind;
 
@@ -293,7 +293,7 @@ impl<'a> Walk<'a> {
                 }
             }
             if e.linkage == Linkage::Dynamic || !e.needed.is_empty() {
-                let flavor = flavor_of(e, self.libc);
+                let flavor = Flavor::of(e.interpreter.as_deref(), self.libc == LibcKind::Musl);
                 for name in &e.needed {
                     match find_library(fs, name, loaded_as, e, flavor, &self.search, self.hops) {
                         Some(p) if p == "(loader)" => {}
