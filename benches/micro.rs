@@ -157,7 +157,7 @@ fn tar_walk(c: &mut Criterion) {
 
 fn merge(c: &mut Criterion) {
     let deltas = merge_layers(200, 4);
-    let entries: usize = deltas.iter().map(|d| d.entries.len()).sum();
+    let entries: usize = deltas.iter().map(|d| d.len()).sum();
     let mut g = c.benchmark_group("merge");
     g.throughput(Throughput::Elements(entries as u64));
     g.bench_function(format!("5_layers_{entries}_entries"), |b| b.iter(|| black_box(MergedFs::build(&deltas))));

@@ -68,6 +68,9 @@ impl Limits {
         "text-bytes",
     ];
 
+    /// The most `path-bytes` can be set to.
+    pub const MAX_PATH_BYTES: u64 = 65_535;
+
     /// Sets one limit from `NAME=VALUE`.
     pub fn set(&mut self, spec: &str) -> Result<(), String> {
         let (name, value) = spec.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got {spec:?}"))?;
@@ -87,6 +90,9 @@ impl Limits {
             "text-bytes" => &mut self.text_bytes,
             other => return Err(format!("unknown limit {other:?}; known: {}", Self::NAMES.join(", "))),
         };
+        if name.trim() == "path-bytes" && value > Self::MAX_PATH_BYTES {
+            return Err(format!("path-bytes: at most {} (a path's length is kept in 16 bits)", Self::MAX_PATH_BYTES));
+        }
         *slot = value;
         Ok(())
     }
@@ -103,5 +109,20 @@ impl Limits {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_bytes_stops_at_16_bits() {
+        let mut l = Limits::default();
+        assert!(l.set("path-bytes=65535").is_ok());
+        assert_eq!(l.path_bytes, 65_535);
+        let e = l.set("path-bytes=65536").unwrap_err();
+        assert!(e.contains("at most 65535"), "{e}");
+        assert_eq!(l.path_bytes, 65_535, "a refused value changes nothing");
     }
 }

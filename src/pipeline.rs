@@ -227,7 +227,7 @@ pub fn into_report(mut loaded: Loaded, opts: &ScanOptions) -> ImageReport {
                 *n -= 1;
                 if *n == 0 {
                     if let Some(d) = loaded.deltas.get_mut(&digest) {
-                        d.entries = Vec::new();
+                        d.drop_entries();
                     }
                 }
             }

@@ -44,7 +44,7 @@ impl<'a> StoreCache<'a> {
 pub(super) fn analyser(opts: &ScanOptions) -> String {
     let limits = format!("{:?}", opts.limits);
     let h = Sha256::digest(limits.as_bytes());
-    format!("layerscope {} delta 3 limits {:x}", env!("CARGO_PKG_VERSION"), u64::from_be_bytes(first8(&h)))
+    format!("layerscope {} delta 4 limits {:x}", env!("CARGO_PKG_VERSION"), u64::from_be_bytes(first8(&h)))
 }
 
 fn first8(h: &[u8]) -> [u8; 8] {

@@ -412,7 +412,7 @@ impl Store {
                     analyser,
                     sql_int(delta.compressed_bytes),
                     sql_int(delta.uncompressed_bytes),
-                    delta.entries.len() as i64,
+                    delta.len() as i64,
                     blob
                 ],
             )?;

@@ -3,7 +3,6 @@
 //! the largest files, and where the base image ends.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use super::{evidence, Context, Detector};
 use crate::findings::*;
@@ -229,14 +228,14 @@ fn waste(fs: &MergedFs) -> Waste<'_> {
     let mut rewrites = Rewrites::default();
     let mut rewritten = Vec::new();
     // (bytes to reclaim, path, history) of each file with some.
-    let mut files: Vec<(u64, &str, &crate::fs::EventList)> = Vec::new();
+    let mut files: Vec<(u64, &str, crate::fs::EventList<'_>)> = Vec::new();
     for (path, events) in fs.history() {
         let mut min = u64::MAX;
         let mut all = 0u64;
         let mut last: Option<(u64, u64)> = None;
         // The copy visible until this event: (layer that wrote it, its bytes).
         let mut visible: Option<(usize, u64)> = None;
-        for (layer, e) in events {
+        for (layer, e) in events.iter() {
             if let Some((writer, bytes)) = visible.take() {
                 if let Some(x) = lost_bytes.get_mut(writer) {
                     *x = x.saturating_add(bytes);
@@ -344,18 +343,18 @@ impl Detector for BloatDetector {
 
         // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
         // content object and are not duplicates.
-        // One pass over the files; paths are borrowed from the view and only the ones reported
-        // are formatted.
-        // (size, content hash, content object, path) of every non-empty file; sorted, equal
-        // contents are neighbours.
-        let mut contents: Vec<(u64, u64, *const crate::layer::FileData, &str)> = Vec::new();
+        // One pass over the files keeps 16 bytes per non-empty file: (content hash, its place
+        // among the files); sorted, equal hashes are neighbours. A second pass fetches the few
+        // files whose hash another has. Paths are borrowed from the view and only the ones
+        // reported are formatted.
+        let mut keys: Vec<(u64, u32)> = Vec::new();
         let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
         // The ten largest, biggest first, then by path.
         let mut largest: Vec<(u64, &str, usize)> = Vec::with_capacity(11);
         let before = |a: &(u64, &str, usize), b: &(u64, &str, usize)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
-        for (path, f, node) in cx.fs.files() {
+        for (i, (path, f, node)) in cx.fs.files().enumerate() {
             if f.size > 0 {
-                contents.push((f.size, f.hash, Arc::as_ptr(f), path));
+                keys.push((f.hash, u32::try_from(i).unwrap_or(u32::MAX)));
             }
             if let Some(c) = category(path) {
                 let e = cats.entry(c).or_default();
@@ -377,6 +376,22 @@ impl Detector for BloatDetector {
         }
         let largest: Vec<LargeFile> =
             largest.into_iter().map(|(bytes, p, layer)| LargeFile { path: format!("/{p}"), bytes, layer }).collect();
+        keys.sort_unstable();
+        let mut shared: Vec<u32> =
+            keys.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1).flatten().map(|k| k.1).collect();
+        drop(keys);
+        shared.sort_unstable();
+        // (size, content hash, file record, path) of the files whose hash another file has.
+        let mut contents: Vec<(u64, u64, crate::fs::FileRef, &str)> = Vec::with_capacity(shared.len());
+        if !shared.is_empty() {
+            let mut next = shared.iter().copied().peekable();
+            for (i, (path, f, _)) in cx.fs.files().enumerate() {
+                if next.peek() == Some(&u32::try_from(i).unwrap_or(u32::MAX)) {
+                    next.next();
+                    contents.push((f.size, f.hash, f.id, path));
+                }
+            }
+        }
         let mut duplicate_bytes = 0u64;
         let mut dup_groups = Vec::new();
         contents.sort_unstable();

@@ -93,8 +93,8 @@ pub const BIN_DIRS: &[&str] = &["bin", "usr/bin", "sbin", "usr/sbin", "usr/local
 /// Text content kept for a path (following symlinks), if the walker kept it.
 pub fn text_of<'a>(cx: &'a Context, path: &str) -> Option<&'a [u8]> {
     let (_, node) = cx.fs.resolve(path, cx.limits.symlink_hops).ok()?;
-    match &node.kind {
-        crate::fs::NodeKind::File(f) => f.extra()?.text.as_deref(),
+    match node.kind {
+        crate::fs::NodeKind::File(f) => f.data.extra()?.text.as_deref(),
         _ => None,
     }
 }

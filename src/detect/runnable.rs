@@ -183,8 +183,8 @@ impl Detector for RunnableDetector {
                     Some((resolved, true)) => {
                         run.program = Some(resolved.clone());
                         let file = match cx.fs.resolve(&resolved, hops) {
-                            Ok((_, n)) => match &n.kind {
-                                NodeKind::File(f) => Some(f.clone()),
+                            Ok((_, n)) => match n.kind {
+                                NodeKind::File(f) => Some(f),
                                 _ => None,
                             },
                             Err(_) => None,

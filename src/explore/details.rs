@@ -55,7 +55,7 @@ impl Explorer {
         for f in self.findings().into_iter().filter(|f| f.paths.iter().any(|x| x == &path)) {
             out.push(line(format!("{} {}: {}", f.severity, f.id, f.message), Tone::Bad));
         }
-        if let Some(NodeKind::Symlink(t)) = v.fs.get(&n.path).map(|x| &x.kind) {
+        if let Some(NodeKind::Symlink(t)) = v.fs.get(&n.path).map(|x| x.kind) {
             let to = match v.fs.resolve(&n.path, self.hops) {
                 Ok((r, _)) => format!("-> {t} (resolves to /{r})"),
                 Err(e) => format!("-> {t} ({e})"),
@@ -70,7 +70,7 @@ impl Explorer {
                     Event::Deleted { .. } => format!("layer {l} removed it"),
                 })
                 .collect();
-            let waste = reclaimable(events);
+            let waste = reclaimable(&events);
             let tail = if waste > 0 { format!("; {} reclaimable", human(waste)) } else { String::new() };
             out.push(line(format!("history: {}{tail}", steps.join(", ")), Tone::Plain));
         } else if n.kind == Kind::Dir && !n.path.is_empty() {
@@ -78,7 +78,7 @@ impl Explorer {
                 out.push(line(format!("last made by layer {}", node.layer), Tone::Plain));
             }
         }
-        if let Some(elf) = n.data.as_ref().and_then(|d| d.elf()) {
+        if let Some(elf) = v.fs.file(n.data).and_then(|f| f.data.elf()) {
             let mut facts = format!("ELF {} {}-bit {}, {}", elf.machine, elf.bits, elf.kind, elf.linkage);
             if elf.stripped {
                 facts.push_str(", stripped");

@@ -124,7 +124,7 @@ impl Explorer {
         let layer_trees: Vec<Vec<FileTree>> =
             loaded.resolution.targets.iter().zip(&views).map(|(t, fs)| PlatformView::layers(fs, t, &loaded)).collect();
         for d in loaded.deltas.values_mut() {
-            d.entries = Vec::new();
+            d.drop_entries();
         }
         let report = crate::pipeline::report_with_views(&loaded, &views, opts);
         let views: Vec<PlatformView> = views

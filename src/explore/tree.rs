@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::fs::{Event, EventList, MergedFs, NodeKind};
-use crate::layer::{EntryKind, FileData, LayerDelta};
+use crate::fs::{Event, FileRef, MergedFs, NodeKind};
+use crate::layer::{Kind as EntryKind, LayerDelta};
 
 /// No node.
 pub const NONE: u32 = u32::MAX;
@@ -50,10 +50,10 @@ impl Change {
 /// One path of a tree.
 #[derive(Debug)]
 pub struct Node {
-    /// The full path, no leading `/` (`""` for the root); shared with the layer entries.
+    /// The full path, no leading `/` (`""` for the root).
     pub path: Arc<str>,
     /// The file's content facts (regular files).
-    pub data: Option<Arc<FileData>>,
+    pub data: FileRef,
     /// A file's size, or the sum of the files below a directory.
     pub size: u64,
     pub parent: u32,
@@ -96,7 +96,7 @@ impl Builder {
     fn new() -> Self {
         let root = Node {
             path: Arc::from(""),
-            data: None,
+            data: FileRef::NONE,
             size: 0,
             parent: NONE,
             first_child: NONE,
@@ -112,7 +112,7 @@ impl Builder {
 
     /// The node of `path`: a directory's is found again by its path, anything else is a node
     /// of its own (only directories have children). Missing parents are made as directories.
-    fn node(&mut self, path: &Arc<str>, dir: bool) -> u32 {
+    fn node(&mut self, path: &str, dir: bool) -> u32 {
         if dir {
             if let Some(&id) = self.ids.get(path) {
                 return id;
@@ -127,7 +127,7 @@ impl Builder {
             }
             None => ROOT,
         };
-        self.push(path.clone(), parent, dir)
+        self.push(Arc::from(path), parent, dir)
     }
 
     /// The directory at `path`, made with its missing parents.
@@ -158,7 +158,7 @@ impl Builder {
         let id = u32::try_from(self.nodes.len()).unwrap_or(NONE - 1);
         self.nodes.push(Node {
             path: path.clone(),
-            data: None,
+            data: FileRef::NONE,
             size: 0,
             parent,
             first_child: NONE,
@@ -220,10 +220,10 @@ impl Builder {
     }
 }
 
-fn kind_of(k: &NodeKind) -> (Kind, Option<Arc<FileData>>) {
-    match k {
+fn kind_of<'a>(k: &NodeKind<'a>) -> (Kind, Option<crate::fs::File<'a>>) {
+    match *k {
         NodeKind::Dir => (Kind::Dir, None),
-        NodeKind::File(f) => (Kind::File, Some(f.clone())),
+        NodeKind::File(f) => (Kind::File, Some(f)),
         NodeKind::Symlink(_) => (Kind::Symlink, None),
         NodeKind::Other(_) => (Kind::Other, None),
     }
@@ -231,7 +231,7 @@ fn kind_of(k: &NodeKind) -> (Kind, Option<Arc<FileData>>) {
 
 /// Bytes a path's history wastes, by dive's formula: every copy written less the smallest
 /// (0 when the path ends deleted, so every copy counts).
-pub fn reclaimable(events: &EventList) -> u64 {
+pub fn reclaimable(events: &[(usize, Event)]) -> u64 {
     let (mut all, mut min) = (0u64, u64::MAX);
     for (_, e) in events {
         match *e {
@@ -245,7 +245,7 @@ pub fn reclaimable(events: &EventList) -> u64 {
     all.saturating_sub(if min == u64::MAX { 0 } else { min })
 }
 
-fn writes(events: &EventList) -> usize {
+fn writes(events: &[(usize, Event)]) -> usize {
     events.iter().filter(|(_, e)| matches!(e, Event::Written { .. })).count()
 }
 
@@ -254,7 +254,7 @@ impl FileTree {
     /// modified, else added.
     pub fn merged(fs: &MergedFs) -> FileTree {
         let mut b = Builder::new();
-        for (path, node, events) in fs.iter_shared() {
+        for (path, node, events) in fs.iter_history() {
             if path.is_empty() {
                 continue;
             }
@@ -264,9 +264,9 @@ impl FileTree {
             n.kind = kind;
             n.elf = data.as_ref().is_some_and(|d| d.elf().is_some());
             n.size = data.as_ref().map_or(0, |d| d.size);
-            n.data = data;
+            n.data = data.map_or(FileRef::NONE, |d| d.id);
             if kind != Kind::Dir {
-                let rewritten = writes(events) > 1;
+                let rewritten = writes(&events) > 1;
                 n.change = if rewritten { Change::Modified } else { Change::Added };
             }
         }
@@ -278,20 +278,19 @@ impl FileTree {
     pub fn waste(fs: &MergedFs) -> FileTree {
         let mut b = Builder::new();
         for (path, events) in fs.history() {
-            let bytes = reclaimable(events);
+            let bytes = reclaimable(&events);
             if bytes == 0 {
                 continue;
             }
-            let path: Arc<str> = Arc::from(path);
-            let id = b.node(&path, false) as usize;
-            let live = fs.get(&path);
+            let id = b.node(path, false) as usize;
+            let live = fs.get(path);
             let n = &mut b.nodes[id];
             n.kind = Kind::File;
             n.size = bytes;
-            match live.map(|x| &x.kind) {
+            match live.map(|x| x.kind) {
                 Some(NodeKind::File(f)) => {
                     n.elf = f.elf().is_some();
-                    n.data = Some(f.clone());
+                    n.data = f.id;
                     n.change = Change::Modified;
                 }
                 // Deleted: counted all the same, the bytes are in the image.
@@ -315,18 +314,18 @@ impl FileTree {
     /// had below it is gone.
     pub fn layer(index: usize, delta: &LayerDelta, fs: &MergedFs) -> FileTree {
         let mut b = Builder::new();
-        for e in &delta.entries {
+        for e in delta.entries() {
             if e.path.is_empty() || e.path.starts_with(".wh..wh.plnk/") {
                 continue;
             }
             let dir = matches!(e.kind, EntryKind::Dir | EntryKind::Opaque);
-            let id = b.node(&e.path, dir) as usize;
+            let id = b.node(e.path, dir) as usize;
             let n = &mut b.nodes[id];
-            match &e.kind {
+            match e.kind {
                 EntryKind::Whiteout => {
                     n.change = Change::Removed;
                     // What the deleted file carried, from its history.
-                    let gone = fs.events(&e.path).and_then(|ev| {
+                    let gone = fs.events(e.path).and_then(|ev| {
                         ev.iter().find_map(|(l, x)| match x {
                             Event::Deleted { size } if *l == index => Some(*size),
                             _ => None,
@@ -342,20 +341,20 @@ impl FileTree {
                 }
                 k => {
                     let (kind, data) = match k {
-                        EntryKind::File(f) => (Kind::File, Some(f.clone())),
+                        EntryKind::File(i, f) => (Kind::File, Some((FileRef { layer: index as u32, index: i }, f))),
                         EntryKind::Hardlink(_) => (Kind::File, None),
                         EntryKind::Dir => (Kind::Dir, None),
                         EntryKind::Symlink(_) => (Kind::Symlink, None),
                         _ => (Kind::Other, None),
                     };
                     n.kind = kind;
-                    n.elf = data.as_ref().is_some_and(|d| d.elf().is_some());
-                    n.size = data.as_ref().map_or(0, |d| d.size);
-                    n.data = data;
+                    n.elf = data.is_some_and(|(_, d)| d.elf().is_some());
+                    n.size = data.map_or(0, |(_, d)| d.size);
+                    n.data = data.map_or(FileRef::NONE, |(r, _)| r);
                     if kind != Kind::Dir {
                         // Nothing is below the first layer: no lookup there.
                         let before =
-                            index > 0 && fs.events(&e.path).is_some_and(|ev| ev.iter().any(|(l, _)| *l < index));
+                            index > 0 && fs.events(e.path).is_some_and(|ev| ev.iter().any(|(l, _)| *l < index));
                         n.change = if before { Change::Modified } else { Change::Added };
                     }
                 }
@@ -440,7 +439,7 @@ pub fn rows(tree: &FileTree, expanded: &HashSet<u32>, filter: &str, waste: Optio
         let n = &tree.nodes[id];
         let hit = || {
             contains_ignore_case(n.path.as_bytes(), needle)
-                && waste.is_none_or(|fs| n.kind != Kind::Dir && fs.events(&n.path).is_some_and(|e| reclaimable(e) > 0))
+                && waste.is_none_or(|fs| n.kind != Kind::Dir && fs.events(&n.path).is_some_and(|e| reclaimable(&e) > 0))
         };
         if shown[id] || hit() {
             shown[id] = true;
@@ -463,19 +462,17 @@ pub fn rows(tree: &FileTree, expanded: &HashSet<u32>, filter: &str, waste: Optio
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::layer::Entry;
+    use crate::layer::{Entry, EntryKind, FileData};
 
     fn entry(path: &str, kind: EntryKind) -> Entry {
         Entry { path: path.into(), kind, mode: 0o644, uid: 0, gid: 0 }
     }
     fn file(path: &str, size: u64) -> Entry {
-        entry(path, EntryKind::File(Arc::new(FileData { size, hash: size, ..Default::default() })))
+        entry(path, EntryKind::File(FileData { size, hash: size, ..Default::default() }))
     }
     fn layer(entries: Vec<Entry>) -> LayerDelta {
-        LayerDelta { digest: "sha256:test".into(), entries, complete: true, ..Default::default() }
+        LayerDelta::from_entries("sha256:test", entries)
     }
     fn names(t: &FileTree, id: u32) -> Vec<&str> {
         t.children(id).map(|c| t.nodes[c as usize].name()).collect()

@@ -1,84 +1,166 @@
-//! The paths of the merged view as a tree of slots with u32 ids: a path is found by its parent's
-//! id and its last component (one hash lookup per component), a directory's subtree by its
-//! children, and the whole view in path order without a string map. A slot keeps its path (the
-//! `Arc<str>` of the layer entry that wrote it) and its history when its node is removed, so a
-//! path written, deleted and written again is one slot.
+//! The paths of the merged view as a tree of 40-byte slots with u32 ids: a path is found by its
+//! parent's id and its last component (one hash lookup per component), a directory's subtree by
+//! its children, and the whole view in path order without a string map. A slot names its path
+//! by where its bytes are in a layer's arena (the layer entry that made it, or a prefix of one
+//! for a parent directory), so no path is copied. A slot keeps its history when its node is
+//! removed, so a path written, deleted and written again is one slot.
 
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 
-use super::{Events, Node};
+use crate::layer::Contents;
 
 /// No slot.
 pub(super) const NONE: u32 = u32::MAX;
 /// The root directory's slot.
 pub(super) const ROOT: u32 = 0;
 
-/// One path of the view, live or removed.
-#[derive(Debug)]
-pub(super) struct Slot {
-    /// The full path, no leading `/` (`""` for the root).
-    pub path: Arc<str>,
-    pub parent: u32,
-    pub first_child: u32,
-    pub next_sibling: u32,
-    /// Where the last component starts in `path`.
-    pub name_at: u32,
-    /// `None` once removed (a whiteout, an opaque directory, a replacement).
-    pub node: Option<Node>,
-    /// What happened to the path, in layer order; kept when the node is removed.
-    pub events: Events,
+/// What a slot's node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tag {
+    /// Removed (a whiteout, an opaque directory, a replacement), or never made live.
+    Gone,
+    Dir,
+    /// A regular file: its facts are file `data` of layer `layer`.
+    File,
+    /// A regular file made by a hardlink: its facts are those of the view's shared file `data`.
+    Linked,
+    /// A symlink: its target is link `data` of layer `layer`.
+    Symlink,
+    /// A device, FIFO or unknown type: `data` is the tar type flag.
+    Other,
 }
 
-impl Slot {
-    pub fn name(&self) -> &str {
-        self.path.get(self.name_at as usize..).unwrap_or("")
+/// A node, as read from or written to a slot.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Packed {
+    pub tag: Tag,
+    /// The layer that last wrote the path.
+    pub layer: u32,
+    pub mode: u32,
+    /// Index of the (uid, gid) pair in the view's owners.
+    pub owner: u32,
+    pub data: u32,
+}
+
+impl Packed {
+    pub const GONE: Packed = Packed { tag: Tag::Gone, layer: 0, mode: 0, owner: 0, data: 0 };
+
+    pub fn dir(layer: u32) -> Packed {
+        Packed { tag: Tag::Dir, layer, mode: 0o755, ..Packed::GONE }
+    }
+
+    pub fn is_file(&self) -> bool {
+        matches!(self.tag, Tag::File | Tag::Linked)
     }
 }
 
-/// The index's hash of slot `i`: its parent and name, as [`Tree::child`] looks it up.
-fn slot_hash(slots: &[Slot], hasher: &foldhash::quality::RandomState, i: u32) -> u64 {
-    use std::hash::BuildHasher;
-    let s = &slots[i as usize];
-    hasher.hash_one((s.parent, s.name()))
+/// One path of the view, live or removed: 40 bytes.
+#[derive(Debug)]
+pub(super) struct Slot {
+    /// The path's bytes: layer `plane`'s arena from `start`, `len` bytes (no leading `/`).
+    pub start: u32,
+    pub len: u16,
+    tag: Tag,
+    pub plane: u32,
+    pub parent: u32,
+    pub first_child: u32,
+    pub next_sibling: u32,
+    layer: u32,
+    mode: u32,
+    owner: u32,
+    data: u32,
 }
 
-/// The slots and the (parent, name) index.
+impl Slot {
+    pub fn node(&self) -> Packed {
+        Packed { tag: self.tag, layer: self.layer, mode: self.mode, owner: self.owner, data: self.data }
+    }
+
+    pub fn set(&mut self, p: Packed) {
+        (self.tag, self.layer, self.mode, self.owner, self.data) = (p.tag, p.layer, p.mode, p.owner, p.data);
+    }
+
+    pub fn live(&self) -> bool {
+        self.tag != Tag::Gone
+    }
+
+    pub fn tag(&self) -> Tag {
+        self.tag
+    }
+}
+
+/// The slots, the (parent, name) index and the layers' contents the slots point into.
 #[derive(Debug)]
 pub(super) struct Tree {
     pub slots: Vec<Slot>,
+    /// Each layer's contents, by layer index.
+    pub planes: Vec<Arc<Contents>>,
     index: HashTable<u32>,
     hasher: foldhash::quality::RandomState,
     /// Live slots in path order, computed when first asked for after a change.
     order: OnceLock<Vec<u32>>,
 }
 
+/// The last component of a path.
+fn last(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
+}
+
+/// The full path of slot `s`.
+fn path_of<'a>(planes: &'a [Arc<Contents>], s: &Slot) -> &'a str {
+    planes.get(s.plane as usize).map_or("", |c| c.path(s.start, s.start.saturating_add(u32::from(s.len))))
+}
+
+/// The index's hash of slot `i`: its parent and name, as [`Tree::child`] looks it up.
+fn slot_hash(slots: &[Slot], planes: &[Arc<Contents>], hasher: &foldhash::quality::RandomState, i: u32) -> u64 {
+    use std::hash::BuildHasher;
+    let s = &slots[i as usize];
+    hasher.hash_one((s.parent, last(path_of(planes, s))))
+}
+
 impl Tree {
-    pub fn new(root: Node) -> Self {
-        let slot = Slot {
-            path: Arc::from(""),
+    pub fn new(root: Packed) -> Self {
+        let mut slot = Slot {
+            start: 0,
+            len: 0,
+            tag: Tag::Gone,
+            plane: 0,
             parent: NONE,
             first_child: NONE,
             next_sibling: NONE,
-            name_at: 0,
-            node: Some(root),
-            events: Events::new(),
+            layer: 0,
+            mode: 0,
+            owner: 0,
+            data: 0,
         };
+        slot.set(root);
         Tree {
             slots: vec![slot],
+            planes: Vec::new(),
             index: HashTable::new(),
             hasher: foldhash::quality::RandomState::default(),
             order: OnceLock::new(),
         }
     }
 
+    /// The full path of slot `id` (`""` for the root).
+    pub fn path(&self, id: u32) -> &str {
+        self.slots.get(id as usize).map_or("", |s| path_of(&self.planes, s))
+    }
+
+    /// The last component of slot `id`'s path.
+    pub fn name(&self, id: u32) -> &str {
+        last(self.path(id))
+    }
+
     /// Room for `n` more slots without rehashing the index on the way.
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.reserve(n, |&i| slot_hash(slots, hasher, i));
+        let (slots, planes, hasher) = (&self.slots, &self.planes, &self.hasher);
+        self.index.reserve(n, |&i| slot_hash(slots, planes, hasher, i));
     }
 
     fn hash(&self, parent: u32, name: &str) -> u64 {
@@ -89,38 +171,39 @@ impl Tree {
     /// The slot of `name` under `parent`, live or removed.
     pub fn child(&self, parent: u32, name: &str) -> Option<u32> {
         let h = self.hash(parent, name);
-        self.index
-            .find(h, |&id| {
-                let s = &self.slots[id as usize];
-                s.parent == parent && s.name() == name
-            })
-            .copied()
+        self.index.find(h, |&id| self.slots[id as usize].parent == parent && self.name(id) == name).copied()
     }
 
-    /// The slot of `name` under `parent`, made when missing; `path` is the full path (its last
-    /// component is `name`).
-    pub fn child_or_insert(&mut self, parent: u32, path: &Arc<str>, name_at: usize) -> u32 {
-        let name = path.get(name_at..).unwrap_or("");
-        if let Some(id) = self.child(parent, name) {
+    /// The slot of the path whose bytes are layer `plane`'s arena from `start`, `len` bytes,
+    /// under `parent` (its last component is the name), made when missing.
+    pub fn child_or_insert(&mut self, parent: u32, plane: u32, start: u32, len: u16) -> u32 {
+        let planes = &self.planes;
+        let path = planes.get(plane as usize).map_or("", |c| c.path(start, start.saturating_add(u32::from(len))));
+        let name = last(path);
+        let h = self.hash(parent, name);
+        if let Some(&id) = self.index.find(h, |&id| self.slots[id as usize].parent == parent && self.name(id) == name) {
             return id;
         }
         self.order = OnceLock::new();
         let id = self.slots.len() as u32;
-        let h = self.hash(parent, name);
         let parent_slot = &mut self.slots[parent as usize];
         let next_sibling = parent_slot.first_child;
         parent_slot.first_child = id;
         self.slots.push(Slot {
-            path: path.clone(),
+            start,
+            len,
+            tag: Tag::Gone,
+            plane,
             parent,
             first_child: NONE,
             next_sibling,
-            name_at: name_at as u32,
-            node: None,
-            events: Events::new(),
+            layer: 0,
+            mode: 0,
+            owner: 0,
+            data: 0,
         });
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(h, id, |&i| slot_hash(slots, hasher, i));
+        let (slots, planes, hasher) = (&self.slots, &self.planes, &self.hasher);
+        self.index.insert_unique(h, id, |&i| slot_hash(slots, planes, hasher, i));
         id
     }
 
@@ -141,11 +224,7 @@ impl Tree {
 
     /// The slot of a normalised path when its node is live.
     pub fn find_live(&self, path: &str) -> Option<u32> {
-        self.find(path).filter(|&id| self.slots[id as usize].node.is_some())
-    }
-
-    pub fn node(&self, id: u32) -> Option<&Node> {
-        self.slots.get(id as usize)?.node.as_ref()
+        self.find(path).filter(|&id| self.slots[id as usize].live())
     }
 
     /// Something changed: the path order is computed again when asked for.
@@ -158,7 +237,7 @@ impl Tree {
     pub fn order(&self) -> &[u32] {
         self.order.get_or_init(|| {
             let mut out = Vec::new();
-            if self.slots[ROOT as usize].node.is_some() {
+            if self.slots[ROOT as usize].live() {
                 out.push(ROOT);
             }
             self.subtree_in_order(ROOT, &mut out);
@@ -184,7 +263,7 @@ impl Tree {
             let mut c = self.slots[id as usize].first_child;
             while c != NONE {
                 let s = &self.slots[c as usize];
-                if s.node.is_some() {
+                if s.live() {
                     items.push((c, false));
                     if s.first_child != NONE {
                         items.push((c, true));
@@ -201,9 +280,18 @@ impl Tree {
     /// Orders `name` against `name/` keys of two children of one directory.
     fn key_cmp(&self, a: (u32, bool), b: (u32, bool)) -> Ordering {
         let key = |(id, expand): (u32, bool)| {
-            let name = self.slots[id as usize].name().as_bytes();
+            let name = self.name(id).as_bytes();
             name.iter().chain(if expand { &b"/"[..] } else { &b""[..] })
         };
         key(a).cmp(key(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_slot_stays_at_40_bytes() {
+        // One per path of the view: README, Performance (bytes per entry).
+        assert_eq!(std::mem::size_of::<super::Slot>(), 40);
     }
 }

@@ -2,10 +2,12 @@
 //! and keep, per entry, only metadata plus what the detectors asked for (ELF facts, small text
 //! files, package lists, version banners).
 
+mod delta;
 pub mod pkgdb;
 
+pub use delta::{Contents, Entry, EntryKind, EntryRef, Kind, LayerDelta, Strings};
+
 use std::io::{self, Read};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -23,7 +25,7 @@ use pkgdb::{DbKind, PkgDbParser, PkgList};
 
 /// Content of a regular file, shared between hardlinks. Most files are only a size and a hash:
 /// what few have (ELF facts, texts, package lists) is behind one pointer.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FileData {
     pub size: u64,
     /// xxh3-64 of the content, for duplicate detection.
@@ -32,7 +34,7 @@ pub struct FileData {
 }
 
 /// The facts only some files have.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct More {
     pub elf: Option<ElfInfo>,
     pub extra: Option<Extra>,
@@ -51,7 +53,7 @@ impl FileData {
 }
 
 /// The rarer facts about a file.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Extra {
     /// Whole content of a small text file a detector asked for.
     pub text: Option<Vec<u8>>,
@@ -62,62 +64,6 @@ pub struct Extra {
     pub shebang: Option<String>,
     /// Why the file's facts are missing or partial.
     pub error: Option<String>,
-}
-
-/// What one tar entry does to the filesystem.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum EntryKind {
-    File(Arc<FileData>),
-    Dir,
-    Symlink(Box<str>),
-    /// Hardlink to the given normalised path.
-    Hardlink(Box<str>),
-    /// Deletes `path` from lower layers.
-    Whiteout,
-    /// Hides everything below directory `path` in lower layers.
-    Opaque,
-    /// Devices, FIFOs and unknown types: metadata only.
-    Other(u8),
-}
-
-/// One entry of a layer, with its path normalised (no leading `/`, `""` is the root).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    /// Shared with the merged view and its history (one allocation per path).
-    pub path: Arc<str>,
-    pub kind: EntryKind,
-    pub mode: u32,
-    /// Owner ids (ids past u32 are kept as u32::MAX).
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// Everything one layer contributed, read in one pass.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct LayerDelta {
-    pub digest: String,
-    pub entries: Vec<Entry>,
-    pub diagnostics: Vec<Diagnostic>,
-    pub compressed_bytes: u64,
-    pub uncompressed_bytes: u64,
-    pub compression: Option<Compression>,
-    /// False when the layer could not be read completely or failed verification.
-    pub complete: bool,
-    /// True when the media type is not a filesystem layer; nothing was read.
-    pub skipped: bool,
-    /// The diff_id the uncompressed layer hashed to, when it was read (not kept in a store).
-    #[serde(skip)]
-    pub diff_id: Option<String>,
-    /// Bounds the diagnostics the entries of the layer earn (walk state: not kept in a store).
-    #[serde(skip)]
-    pub(crate) entry_diagnostics: crate::diag::Capped,
-}
-
-impl LayerDelta {
-    /// Records a diagnostic about one entry (the first hundred are kept, the rest counted).
-    fn note(&mut self, d: Diagnostic) {
-        self.entry_diagnostics.push(&mut self.diagnostics, d);
-    }
 }
 
 /// Paths whose whole (small) content detectors need.
@@ -177,7 +123,8 @@ pub fn analyse<'a>(
     let d = &layer.descriptor;
     let digest = d.digest().to_string();
     let media_type = d.media_type().to_string();
-    let mut delta = LayerDelta { digest: digest.clone(), compressed_bytes: d.size(), ..Default::default() };
+    let mut delta = LayerDelta::named(&digest);
+    delta.compressed_bytes = d.size();
     let declared = layer_type(&media_type);
     if declared == LayerType::Unknown && !media_type.contains("tar") {
         delta.skipped = true;
@@ -399,7 +346,7 @@ fn walk<R: std::io::BufRead>(
                 Some((p, EntryKind::Whiteout))
             };
             if let Some((p, kind)) = kind {
-                delta.entries.push(Entry { path: p.into(), kind, mode: 0, uid: 0, gid: 0 });
+                delta.push(Entry { path: p.into(), kind, mode: 0, uid: 0, gid: 0 });
                 continue;
             }
             if !path.starts_with(".wh..wh.plnk/") {
@@ -409,7 +356,7 @@ fn walk<R: std::io::BufRead>(
         let kind = match raw.typeflag {
             b'0' | 0 | b'7' | b'S' => {
                 let data = read_file(tar, &raw, &path, limits).map_err(|e| (e, Some(path.clone())))?;
-                EntryKind::File(Arc::new(data))
+                EntryKind::File(data)
             }
             b'5' => EntryKind::Dir,
             b'2' => {
@@ -449,7 +396,7 @@ fn walk<R: std::io::BufRead>(
             delta.note(Diagnostic::warning(Some(&digest), Some("/"), "non-directory entry for the root; ignored"));
             continue;
         }
-        delta.entries.push(Entry {
+        delta.push(Entry {
             path: path.into(),
             kind,
             mode: raw.mode,
@@ -545,7 +492,8 @@ fn read_file<R: std::io::BufRead>(
 /// targets and benchmarks; not a stable API.
 #[doc(hidden)]
 pub fn delta_from_tar(bytes: &[u8], digest: &str, limits: &Limits) -> LayerDelta {
-    let mut delta = LayerDelta { digest: digest.into(), uncompressed_bytes: bytes.len() as u64, ..Default::default() };
+    let mut delta = LayerDelta::named(digest);
+    delta.uncompressed_bytes = bytes.len() as u64;
     let mut tar = TarReader::new(bytes, limits);
     let _ = walk(&mut tar, limits, &mut delta);
     delta.entry_diagnostics.finish(&mut delta.diagnostics, None, "about entries");

@@ -53,7 +53,7 @@ pub fn suggest(fs: &MergedFs, w: &Walk, report: &PlatformReport, maybe: &[Maybe]
     let mut libraries: Vec<String> = Vec::new();
     let mut elfs = 0usize;
     for e in w.entries.values().filter(|e| e.kind == Kind::File) {
-        let Some(NodeKind::File(f)) = fs.get(e.path.trim_start_matches('/')).map(|n| &n.kind) else { continue };
+        let Some(NodeKind::File(f)) = fs.get(e.path.trim_start_matches('/')).map(|n| n.kind) else { continue };
         let Some(x) = f.elf() else { continue };
         elfs += 1;
         if x.linkage == Linkage::Dynamic || x.interpreter.is_some() {

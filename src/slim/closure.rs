@@ -86,7 +86,7 @@ pub struct Walk<'a> {
 /// `perl`, `ruby3.1`, `node`, `java`); `bin_dir` is the directory it sits in.
 fn tree_roots(fs: &MergedFs, name: &str, resolved: &str) -> Vec<String> {
     let existing = |cands: Vec<String>| -> Vec<String> {
-        cands.into_iter().filter(|c| matches!(fs.get(c).map(|n| &n.kind), Some(NodeKind::Dir))).collect()
+        cands.into_iter().filter(|c| matches!(fs.get(c).map(|n| n.kind), Some(NodeKind::Dir))).collect()
     };
     let triplets = ["x86_64-linux-gnu", "aarch64-linux-gnu", "arm-linux-gnueabihf", "i386-linux-gnu"];
     let under = |dir: &str, prefix: &str| -> Vec<String> {
@@ -242,7 +242,7 @@ impl<'a> Walk<'a> {
             .collect();
         let (mut files, mut bytes) = (0u64, 0u64);
         for p in paths {
-            match self.fs.get(&p).map(|n| &n.kind) {
+            match self.fs.get(&p).map(|n| n.kind) {
                 Some(NodeKind::Symlink(t)) => {
                     let t = t.to_string();
                     let n = self.fs.get(&p).map_or(0, |n| n.layer);
@@ -281,7 +281,7 @@ impl<'a> Walk<'a> {
 
     fn examine(&mut self, path: &str, loaded_as: &str) {
         let fs = self.fs;
-        let Some(NodeKind::File(f)) = fs.get(path).map(|n| &n.kind) else { return };
+        let Some(NodeKind::File(f)) = fs.get(path).map(|n| n.kind) else { return };
         let abs = format!("/{path}");
         if let Some(e) = f.elf() {
             if let Some(why) = &e.incomplete {
@@ -360,21 +360,17 @@ impl<'a> Walk<'a> {
 mod tests {
     use super::*;
     use crate::layer::{Entry as LEntry, EntryKind, FileData, LayerDelta};
-    use std::sync::Arc;
 
     fn delta(entries: Vec<(&str, EntryKind)>) -> LayerDelta {
-        LayerDelta {
-            entries: entries
-                .into_iter()
-                .map(|(p, kind)| LEntry { path: p.into(), kind, mode: 0o755, uid: 0, gid: 0 })
-                .collect(),
-            ..Default::default()
-        }
+        LayerDelta::from_entries(
+            "sha256:test",
+            entries.into_iter().map(|(p, kind)| LEntry { path: p.into(), kind, mode: 0o755, uid: 0, gid: 0 }),
+        )
     }
 
     #[test]
     fn symlinks_on_the_way_are_kept_and_climbing_stops_at_the_root() {
-        let file = |n| EntryKind::File(Arc::new(FileData { size: n, ..Default::default() }));
+        let file = |n| EntryKind::File(FileData { size: n, ..Default::default() });
         let d = delta(vec![
             ("usr", EntryKind::Dir),
             ("usr/bin", EntryKind::Dir),

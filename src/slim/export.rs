@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, Uid, CWD};
@@ -21,8 +20,8 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::closure::Kind;
 use super::Plan;
-use crate::fs::{MergedFs, NodeKind};
-use crate::layer::{normalize, EntryKind, LayerDelta};
+use crate::fs::{FileRef, MergedFs, NodeKind};
+use crate::layer::{normalize, Kind as EntryKind, LayerDelta};
 use crate::limits::Limits;
 use crate::source::resolve::{LayerRef, Target};
 use crate::source::ImageSource;
@@ -58,16 +57,16 @@ fn perr(path: &str, message: impl std::fmt::Display) -> ExportError {
     ExportError::Path { path: path.to_string(), message: message.to_string() }
 }
 
-/// Where each file content of the layers is, by the address of its shared data (a hardlink
-/// shares the data of the entry it names): one pass over the entries.
-fn sources(layers: &[&LayerDelta]) -> HashMap<usize, Source> {
+/// Where each file content of the layers is, by its file record (a hardlink names the record
+/// of the entry it links to): one pass over the entries.
+fn sources(layers: &[&LayerDelta]) -> HashMap<FileRef, Source> {
     let mut out = HashMap::new();
     for (l, delta) in layers.iter().enumerate() {
         let mut count: HashMap<&str, usize> = HashMap::new();
-        for e in &delta.entries {
-            if let EntryKind::File(g) = &e.kind {
-                let n = count.entry(&e.path).or_default();
-                out.insert(Arc::as_ptr(g) as usize, (l, e.path.to_string(), *n));
+        for e in delta.entries() {
+            if let EntryKind::File(index, _) = e.kind {
+                let n = count.entry(e.path).or_default();
+                out.insert(FileRef { layer: l as u32, index }, (l, e.path.to_string(), *n));
                 *n += 1;
             }
         }
@@ -229,7 +228,7 @@ pub fn export(
         let path = e.path.trim_start_matches('/');
         let Some(node) = fs.get(path) else { return Err(perr(path, "not in the merged view")) };
         let NodeKind::File(f) = &node.kind else { return Err(perr(path, "is no longer a regular file")) };
-        let Some((l, p, n)) = index.get(&(Arc::as_ptr(f) as usize)).cloned() else {
+        let Some((l, p, n)) = index.get(&f.id).cloned() else {
             return Err(perr(path, "its content is in no layer entry (the layers' entries were dropped?)"));
         };
         wanted.entry(l).or_default().entry((p, n)).or_default().push(path.to_string());

@@ -199,11 +199,11 @@ pub fn plan(fs: &MergedFs, target: &Target, report: &PlatformReport, opts: &Slim
         .iter()
         .any(|n| n.starts_with("libssl.so") || n.starts_with("libcrypto.so") || n.starts_with("libgnutls.so"));
     let go = w.entries.values().any(|e| {
-        matches!(fs.get(e.path.trim_start_matches('/')).map(|n| &n.kind),
+        matches!(fs.get(e.path.trim_start_matches('/')).map(|n| n.kind),
             Some(NodeKind::File(f)) if f.elf().is_some_and(|x| x.go_version.is_some()))
     });
     let glibc = w.entries.values().any(|e| {
-        matches!(fs.get(e.path.trim_start_matches('/')).map(|n| &n.kind),
+        matches!(fs.get(e.path.trim_start_matches('/')).map(|n| n.kind),
             Some(NodeKind::File(f)) if f.elf().and_then(|x| x.interpreter.as_deref()).is_some_and(|i| !i.contains("ld-musl")))
     });
     let user = cfg.user().clone().filter(|u| !u.is_empty());

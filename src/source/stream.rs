@@ -229,7 +229,8 @@ fn analyse_member(path: &str, size: u64, blob: impl Read + Send, limits: &Limits
     };
     let descriptor: Option<Descriptor> =
         serde_json::from_value(serde_json::json!({ "mediaType": "", "digest": digest, "size": size })).ok();
-    let delta = LayerDelta { digest: digest.clone(), compressed_bytes: size, ..Default::default() };
+    let mut delta = LayerDelta::named(&digest);
+    delta.compressed_bytes = size;
     let Some(descriptor) = descriptor else { return delta };
     let layer = LayerRef { descriptor, diff_id: None, synthesized };
     let mut delta = layer::analyse_blob(Box::new(blob), &layer, limits, &|_| {}, delta);

@@ -126,7 +126,7 @@ fn whiteouts_opaque_dirs_and_hardlinks() {
     clean(p);
     let loaded = layerscope::pipeline::load(&oci("layers"), &Default::default()).unwrap();
     let fs = loaded.merged(&loaded.resolution.targets[0]);
-    let size = |path: &str| match fs.get(path).map(|n| &n.kind) {
+    let size = |path: &str| match fs.get(path).map(|n| n.kind) {
         Some(layerscope::fs::NodeKind::File(f)) => Some(f.size),
         _ => None,
     };
@@ -139,9 +139,7 @@ fn whiteouts_opaque_dirs_and_hardlinks() {
         assert!(fs.get(gone).is_none(), "{gone} should be deleted");
     }
     assert!(fs.iter().all(|(path, _)| !path.contains(".wh.")), "whiteout names are hidden");
-    assert!(
-        matches!(fs.get("opt/sym").map(|n| &n.kind), Some(layerscope::fs::NodeKind::Symlink(t)) if &**t == "keep.txt")
-    );
+    assert!(matches!(fs.get("opt/sym").map(|n| n.kind), Some(layerscope::fs::NodeKind::Symlink(t)) if t == "keep.txt"));
     assert!(fs.resolve("opt/sym", 40).is_err(), "the symlink dangles once keep.txt is gone");
     // Per-layer counts: layer 2 adds z.txt and tool, changes b.conf, deletes a.conf, x.txt, y.txt.
     assert_eq!((p.layers[1].files_added, p.layers[1].files_changed, p.layers[1].files_deleted), (2, 1, 3));
