@@ -421,8 +421,11 @@ fn validate_pax(data: &[u8]) -> Result<(), String> {
 
 fn verify_checksum(block: &[u8; 512]) -> Result<(), String> {
     let field = &block[148..156];
-    let text: String = field.iter().take_while(|b| **b != 0).map(|b| *b as char).collect();
-    let stored = u32::from_str_radix(text.trim(), 8).map_err(|_| format!("bad header checksum field {text:?}"))?;
+    let text = field.split(|b| *b == 0).next().unwrap_or_default();
+    let stored = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| u32::from_str_radix(t.trim(), 8).ok())
+        .ok_or_else(|| format!("bad header checksum field {:?}", String::from_utf8_lossy(text)))?;
     // One pass: the checksum field counts as eight spaces; the signed sum (old tars) differs
     // from the unsigned one by 256 for every byte of 128 or more.
     let (mut unsigned, mut high) = (8 * 32u32, 0u32);

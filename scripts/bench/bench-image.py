@@ -15,7 +15,8 @@ The `rootfs` form reads the layer directories l1, l2, ... that scripts/bench/ben
 (overlayfs upper directories), writes each layer once as a tar (whiteouts and opaque markers
 converted) compressed with gzip and with zstd into CACHE_DIR/layers, and assembles, for each
 NLAYERS (the image of the first N layers) and each compression, an OCI layout
-CACHE_DIR/images/debian-Nl-COMP and a docker-archive debian-Nl-COMP.docker.tar.
+CACHE_DIR/images/debian-Nl-COMP and a docker-archive debian-Nl-COMP.docker.tar; and the
+largest image once more as `docker save` writes it, plain tar layers, debian-Nl-plain.docker.tar.
 """
 
 import hashlib
@@ -205,6 +206,39 @@ def build_rootfs_layer(layer_dir, out_base):
     return meta
 
 
+def plain_docker_archive(metas, docker_tar):
+    """Writes the `docker save` form of the given layers as Docker itself writes it: each layer
+    an uncompressed `layer.tar` (decompressed from the cached gzip layer, streaming)."""
+    import gzip
+    import io
+    import tarfile
+    diff_ids = [m["diff_id"] for m in metas]
+    history = [{"created": "1970-01-01T00:00:00Z", "created_by": f"layer {i + 1}"} for i in range(len(metas))]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                                    "Cmd": ["/bin/bash"]},
+                         "history": history,
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    cfg_name = hashlib.sha256(config).hexdigest() + ".json"
+    with tarfile.open(docker_tar + ".tmp", "w", format=tarfile.GNU_FORMAT) as tar:
+        ti = tarfile.TarInfo(cfg_name)
+        ti.size = len(config)
+        tar.addfile(ti, io.BytesIO(config))
+        names = []
+        for m in metas:
+            name = m["diff_id"].split(":", 1)[1] + "/layer.tar"
+            ti = tarfile.TarInfo(name)
+            ti.size = m["uncompressed"]
+            with gzip.open(m["gzip"]["file"], "rb") as src:
+                tar.addfile(ti, src)
+            names.append(name)
+        manifest = json.dumps([{"Config": cfg_name, "RepoTags": ["layerscope-bench:plain"], "Layers": names}]).encode()
+        ti = tarfile.TarInfo("manifest.json")
+        ti.size = len(manifest)
+        tar.addfile(ti, io.BytesIO(manifest))
+    os.rename(docker_tar + ".tmp", docker_tar)
+
+
 def assemble(metas, compression, oci_dir, docker_tar):
     """Writes an OCI layout (layer blobs hard-linked from the layer cache) and a legacy
     docker-archive (`docker save` form: manifest.json, config, one blob per layer) of the
@@ -282,6 +316,10 @@ def rootfs_main(argv):
             docker = os.path.join(cache, "images", f"debian-{n}l-{comp}.docker.tar")
             if not os.path.exists(docker):
                 assemble(metas[:n], comp, oci, docker)
+    # The largest image as `docker save` writes it (plain tar layers): one SHA-256 per layer.
+    plain = os.path.join(cache, "images", f"debian-{max(counts)}l-plain.docker.tar")
+    if not os.path.exists(plain):
+        plain_docker_archive(metas[:max(counts)], plain)
 
 
 if __name__ == "__main__":

@@ -253,7 +253,8 @@ impl Tree {
     pub fn subtree_in_order(&self, id: u32, out: &mut Vec<u32>) {
         // (slot, expand): `expand` stands for the slot's subtree, placed as "name/".
         let mut stack: Vec<(u32, bool)> = vec![(id, true)];
-        let mut items: Vec<(u32, bool)> = Vec::new();
+        // (name, slot, expand): each name is found once, not at every comparison.
+        let mut items: Vec<(&[u8], u32, bool)> = Vec::new();
         while let Some((id, expand)) = stack.pop() {
             if !expand {
                 out.push(id);
@@ -264,26 +265,31 @@ impl Tree {
             while c != NONE {
                 let s = &self.slots[c as usize];
                 if s.live() {
-                    items.push((c, false));
+                    let name = self.name(c).as_bytes();
+                    items.push((name, c, false));
                     if s.first_child != NONE {
-                        items.push((c, true));
+                        items.push((name, c, true));
                     }
                 }
                 c = s.next_sibling;
             }
-            items.sort_unstable_by(|a, b| self.key_cmp(*a, *b));
+            items.sort_unstable_by(|a, b| key_cmp((a.0, a.2), (b.0, b.2)));
             // The stack pops the last pushed first: push in reverse path order.
-            stack.extend(items.iter().rev().copied());
+            stack.extend(items.iter().rev().map(|&(_, c, expand)| (c, expand)));
         }
     }
+}
 
-    /// Orders `name` against `name/` keys of two children of one directory.
-    fn key_cmp(&self, a: (u32, bool), b: (u32, bool)) -> Ordering {
-        let key = |(id, expand): (u32, bool)| {
-            let name = self.name(id).as_bytes();
-            name.iter().chain(if expand { &b"/"[..] } else { &b""[..] })
-        };
-        key(a).cmp(key(b))
+/// Orders `name` against `name/` keys of two children of one directory.
+fn key_cmp(a: (&[u8], bool), b: (&[u8], bool)) -> Ordering {
+    fn key((name, expand): (&[u8], bool)) -> impl Iterator<Item = &u8> {
+        name.iter().chain(if expand { &b"/"[..] } else { &b""[..] })
+    }
+    match a.0.cmp(b.0) {
+        // Neither name is a prefix of the other: the first differing byte decides.
+        Ordering::Less if !b.0.starts_with(a.0) => Ordering::Less,
+        Ordering::Greater if !a.0.starts_with(b.0) => Ordering::Greater,
+        _ => key(a).cmp(key(b)),
     }
 }
 

@@ -194,37 +194,42 @@ impl LayerDelta {
     /// allows), or that would take the layer's path or link bytes past 4 GiB, is refused with a
     /// diagnostic (what a layer within the limits never reaches).
     pub fn push(&mut self, e: Entry) {
-        if e.path.len() > usize::from(u16::MAX) {
-            return self.refuse(&e.path);
+        self.push_parts(&e.path, e.kind, e.mode, e.uid, e.gid);
+    }
+
+    /// [`LayerDelta::push`] of an entry given by its parts (the path is copied into the arena).
+    pub fn push_parts(&mut self, path: &str, kind: EntryKind, mode: u32, uid: u32, gid: u32) {
+        if path.len() > usize::from(u16::MAX) {
+            return self.refuse(path);
         }
         let c = Arc::make_mut(&mut self.contents);
-        let Ok(at) = u32::try_from(c.paths.len()) else { return self.refuse(&e.path) };
-        if u32::try_from(c.paths.len().saturating_add(e.path.len())).is_err() {
-            return self.refuse(&e.path);
+        let Ok(at) = u32::try_from(c.paths.len()) else { return self.refuse(path) };
+        if u32::try_from(c.paths.len().saturating_add(path.len())).is_err() {
+            return self.refuse(path);
         }
-        let (tag, data) = match e.kind {
+        let (tag, data) = match kind {
             EntryKind::File(f) => match u32::try_from(c.files.len()) {
                 Ok(i) => {
                     c.files.push(f);
                     (Tag::File, i)
                 }
-                Err(_) => return self.refuse(&e.path),
+                Err(_) => return self.refuse(path),
             },
             EntryKind::Dir => (Tag::Dir, 0),
             EntryKind::Symlink(ref t) | EntryKind::Hardlink(ref t) => {
-                let tag = if matches!(e.kind, EntryKind::Symlink(_)) { Tag::Symlink } else { Tag::Hardlink };
+                let tag = if matches!(kind, EntryKind::Symlink(_)) { Tag::Symlink } else { Tag::Hardlink };
                 match c.links.push(t) {
                     Some(i) => (tag, i),
-                    None => return self.refuse(&e.path),
+                    None => return self.refuse(path),
                 }
             }
             EntryKind::Whiteout => (Tag::Whiteout, 0),
             EntryKind::Opaque => (Tag::Opaque, 0),
             EntryKind::Other(t) => (Tag::Other, u32::from(t)),
         };
-        c.paths.push_str(&e.path);
-        let mode = (e.mode & 0o7777) as u16;
-        self.records.push(Record { at, data, mode, uid: e.uid, gid: e.gid, tag });
+        c.paths.push_str(path);
+        let mode = (mode & 0o7777) as u16;
+        self.records.push(Record { at, data, mode, uid, gid, tag });
     }
 
     fn refuse(&mut self, path: &str) {

@@ -94,8 +94,12 @@ fn banner_pattern(path: &str) -> Option<&'static [u8]> {
 }
 
 /// Normalises a tar path: strips `./` and `/`, resolves `.`/`..` lexically (clamped at the
-/// root), drops empty components. Returns the path and whether it tried to climb out.
-pub fn normalize(raw: &str) -> (String, bool) {
+/// root), drops empty components. Returns the path and whether it tried to climb out. A path
+/// already in that form (most are) is borrowed, not copied.
+pub fn normalize(raw: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    if raw.split('/').all(|c| !c.is_empty() && c != "." && c != "..") {
+        return (std::borrow::Cow::Borrowed(raw), false);
+    }
     let mut parts: Vec<&str> = Vec::new();
     let mut escaped = false;
     for c in raw.split('/') {
@@ -109,7 +113,7 @@ pub fn normalize(raw: &str) -> (String, bool) {
             p => parts.push(p),
         }
     }
-    (parts.join("/"), escaped)
+    (std::borrow::Cow::Owned(parts.join("/")), escaped)
 }
 
 /// Reads one layer completely (`open` gives its blob): verifies its blob digest and size and its diff_id, and returns
@@ -305,8 +309,9 @@ fn walk<R: std::io::BufRead>(
 ) -> Result<(), (crate::tarwalk::TarError, Option<String>)> {
     let digest = delta.digest.clone();
     while let Some(raw) = tar.next_entry().map_err(|e| (e, None))? {
-        let raw_path = String::from_utf8_lossy(&raw.path).into_owned();
+        let raw_path = String::from_utf8_lossy(&raw.path);
         let (path, escaped) = normalize(&raw_path);
+        let path: &str = &path;
         if escaped {
             delta.note(Diagnostic::warning(
                 Some(&digest),
@@ -314,7 +319,8 @@ fn walk<R: std::io::BufRead>(
                 format!("path climbs above the root; kept as /{path}"),
             ));
         }
-        if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
+        let depth = path.bytes().filter(|&b| b == b'/').count() as u64 + 1;
+        if path.len() as u64 > limits.path_bytes || depth > limits.path_depth {
             delta.note(Diagnostic::error(
                 Some(&digest),
                 Some(&crate::units::clip(&raw_path, 200)),
@@ -337,7 +343,7 @@ fn walk<R: std::io::BufRead>(
                 if target.is_empty() || target == "." || target == ".." {
                     delta.note(Diagnostic::error(
                         Some(&digest),
-                        Some(&path),
+                        Some(path),
                         "whiteout without a name to delete; ignored",
                     ));
                     continue;
@@ -346,7 +352,7 @@ fn walk<R: std::io::BufRead>(
                 Some((p, EntryKind::Whiteout))
             };
             if let Some((p, kind)) = kind {
-                delta.push(Entry { path: p.into(), kind, mode: 0, uid: 0, gid: 0 });
+                delta.push_parts(&p, kind, 0, 0, 0);
                 continue;
             }
             if !path.starts_with(".wh..wh.plnk/") {
@@ -355,7 +361,7 @@ fn walk<R: std::io::BufRead>(
         }
         let kind = match raw.typeflag {
             b'0' | 0 | b'7' | b'S' => {
-                let data = read_file(tar, &raw, &path, limits).map_err(|e| (e, Some(path.clone())))?;
+                let data = read_file(tar, &raw, path, limits).map_err(|e| (e, Some(path.to_string())))?;
                 EntryKind::File(data)
             }
             b'5' => EntryKind::Dir,
@@ -371,22 +377,23 @@ fn walk<R: std::io::BufRead>(
                 EntryKind::Symlink(String::from_utf8_lossy(&raw.link).into())
             }
             b'1' => {
-                let (target, escaped) = normalize(&String::from_utf8_lossy(&raw.link));
+                let link = String::from_utf8_lossy(&raw.link);
+                let (target, escaped) = normalize(&link);
                 if escaped || target.is_empty() || target == path {
                     delta.note(Diagnostic::warning(
                         Some(&digest),
-                        Some(&path),
+                        Some(path),
                         format!("hardlink to {:?} rejected", String::from_utf8_lossy(&raw.link)),
                     ));
                     continue;
                 }
-                EntryKind::Hardlink(target.into())
+                EntryKind::Hardlink(target.as_ref().into())
             }
             b'3' | b'4' | b'6' => EntryKind::Other(raw.typeflag),
             other => {
                 delta.note(Diagnostic::warning(
                     Some(&digest),
-                    Some(&path),
+                    Some(path),
                     format!("unknown tar entry type {:?}; kept as metadata only", other as char),
                 ));
                 EntryKind::Other(other)
@@ -396,13 +403,8 @@ fn walk<R: std::io::BufRead>(
             delta.note(Diagnostic::warning(Some(&digest), Some("/"), "non-directory entry for the root; ignored"));
             continue;
         }
-        delta.push(Entry {
-            path: path.into(),
-            kind,
-            mode: raw.mode,
-            uid: u32::try_from(raw.uid).unwrap_or(u32::MAX),
-            gid: u32::try_from(raw.gid).unwrap_or(u32::MAX),
-        });
+        let (uid, gid) = (u32::try_from(raw.uid).unwrap_or(u32::MAX), u32::try_from(raw.gid).unwrap_or(u32::MAX));
+        delta.push_parts(path, kind, raw.mode, uid, gid);
     }
     Ok(())
 }
@@ -506,10 +508,18 @@ mod tests {
 
     #[test]
     fn normalize_clamps_and_flags() {
-        assert_eq!(normalize("./etc//x/."), ("etc/x".to_string(), false));
-        assert_eq!(normalize("/etc/shadow"), ("etc/shadow".to_string(), false));
-        assert_eq!(normalize("../../etc/passwd"), ("etc/passwd".to_string(), true));
-        assert_eq!(normalize("..\\..\\tmp\\x"), ("..\\..\\tmp\\x".to_string(), false));
-        assert_eq!(normalize("./"), (String::new(), false));
+        let n = |p| {
+            let (path, escaped) = normalize(p);
+            (path.into_owned(), escaped)
+        };
+        assert_eq!(n("./etc//x/."), ("etc/x".to_string(), false));
+        assert_eq!(n("/etc/shadow"), ("etc/shadow".to_string(), false));
+        assert_eq!(n("../../etc/passwd"), ("etc/passwd".to_string(), true));
+        assert_eq!(n("..\\..\\tmp\\x"), ("..\\..\\tmp\\x".to_string(), false));
+        assert_eq!(n("./"), (String::new(), false));
+        assert_eq!(n("etc/x/"), ("etc/x".to_string(), false));
+        assert_eq!(n("etc/./x"), ("etc/x".to_string(), false));
+        assert_eq!(n("etc/x"), ("etc/x".to_string(), false));
+        assert!(matches!(normalize("usr/lib/x.so").0, std::borrow::Cow::Borrowed(_)), "a clean path is not copied");
     }
 }

@@ -208,7 +208,7 @@ impl<'a> Walk<'a> {
             NodeKind::File(f) => {
                 // The name as asked, when its lexical form leads to the same file (a `..`
                 // after a link would not): else the file's own path.
-                let (clean, _) = crate::layer::normalize(path);
+                let clean = crate::layer::normalize(path).0.into_owned();
                 let same = self.fs.resolve(&clean, self.hops).is_ok_and(|(r, _)| r == resolved);
                 self.names.insert(format!("/{}", if same { clean.as_str() } else { resolved.as_str() }));
                 if !self.entries.contains_key(&resolved) {

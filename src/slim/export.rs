@@ -307,7 +307,7 @@ fn write_layer(
             if !raw.is_file() {
                 continue;
             }
-            let (path, _) = normalize(&String::from_utf8_lossy(&raw.path));
+            let path = normalize(&String::from_utf8_lossy(&raw.path)).0.into_owned();
             if path.len() as u64 > limits.path_bytes || path.matches('/').count() as u64 + 1 > limits.path_depth {
                 continue;
             }
