@@ -206,6 +206,16 @@ def build_rootfs_layer(layer_dir, out_base):
     return meta
 
 
+def image_config(diff_ids):
+    """The image config of the given layers: amd64, bash, one history entry per layer."""
+    history = [{"created": "1970-01-01T00:00:00Z", "created_by": f"layer {i + 1}"} for i in range(len(diff_ids))]
+    return json.dumps({"architecture": "amd64", "os": "linux",
+                       "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                                  "Cmd": ["/bin/bash"]},
+                       "history": history,
+                       "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+
+
 def plain_docker_archive(metas, docker_tar):
     """Writes the `docker save` form of the given layers as Docker itself writes it: each layer
     an uncompressed `layer.tar` (decompressed from the cached gzip layer, streaming)."""
@@ -213,12 +223,7 @@ def plain_docker_archive(metas, docker_tar):
     import io
     import tarfile
     diff_ids = [m["diff_id"] for m in metas]
-    history = [{"created": "1970-01-01T00:00:00Z", "created_by": f"layer {i + 1}"} for i in range(len(metas))]
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                                    "Cmd": ["/bin/bash"]},
-                         "history": history,
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config = image_config(diff_ids)
     cfg_name = hashlib.sha256(config).hexdigest() + ".json"
     with tarfile.open(docker_tar + ".tmp", "w", format=tarfile.GNU_FORMAT) as tar:
         ti = tarfile.TarInfo(cfg_name)
@@ -254,12 +259,7 @@ def assemble(metas, compression, oci_dir, docker_tar):
     os.makedirs(os.path.join(oci_dir, "blobs", "sha256"))
     for l in layers:
         os.link(l["file"], blob_path(oci_dir, l["digest"]))
-    history = [{"created": "1970-01-01T00:00:00Z", "created_by": f"layer {i + 1}"} for i in range(len(layers))]
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                                    "Cmd": ["/bin/bash"]},
-                         "history": history,
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config = image_config(diff_ids)
     cd, cs = write_blob(oci_dir, config)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
