@@ -290,14 +290,9 @@ pub fn sniff(head: &[u8]) -> Compression {
     }
 }
 
-/// Opens the decompressor for a layer. Returns the decoder, the compression used, and a
-/// note when the media type said something else (or nothing).
-pub fn decompress<'a, R: BufRead + Send + 'a>(
-    mut raw: R,
-    declared: LayerType,
-    media_type: &str,
-) -> io::Result<(Box<dyn Read + Send + 'a>, Compression, Option<String>)> {
-    let head = raw.fill_buf()?;
+/// The compression of a layer from its first bytes, and a note when the media type said
+/// something else (or nothing).
+pub fn detect(head: &[u8], declared: LayerType, media_type: &str) -> (Compression, Option<String>) {
     let found = sniff(head);
     let note = match Compression::from_layer_type(declared) {
         Some(c) if c == found => None,
@@ -305,6 +300,22 @@ pub fn decompress<'a, R: BufRead + Send + 'a>(
         None if media_type.is_empty() => None,
         None => Some(format!("media type {media_type:?} is not a known layer type; bytes sniffed as {found:?}")),
     };
+    (found, note)
+}
+
+/// Opens the decompressor for a layer. Returns the decoder, the compression used, and a
+/// note when the media type said something else (or nothing).
+pub fn decompress<'a, R: BufRead + Send + 'a>(
+    mut raw: R,
+    declared: LayerType,
+    media_type: &str,
+) -> io::Result<(Box<dyn Read + Send + 'a>, Compression, Option<String>)> {
+    let (found, note) = detect(raw.fill_buf()?, declared, media_type);
+    Ok((decoder(raw, found)?, found, note))
+}
+
+/// The decoder of a stream of the given compression.
+pub fn decoder<'a, R: BufRead + Send + 'a>(raw: R, found: Compression) -> io::Result<Box<dyn Read + Send + 'a>> {
     let reader: Box<dyn Read + Send + 'a> = match found {
         #[cfg(feature = "isal")]
         Compression::Gzip => Box::new(isal::IsalGzip::new(raw)),
@@ -313,7 +324,7 @@ pub fn decompress<'a, R: BufRead + Send + 'a>(
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
         Compression::None => Box::new(raw),
     };
-    Ok((reader, found, note))
+    Ok(reader)
 }
 
 /// Decodes every gzip member of a stream (eStargz writes one per file) and stops, without error,

@@ -163,20 +163,31 @@ pub fn analyse_blob(
     let digest = delta.digest.clone();
     let media_type = d.media_type().to_string();
     let declared = layer_type(&media_type);
-    let counting = Counting { inner: blob, progress };
+    let mut counting = io::BufReader::with_capacity(64 << 10, Counting { inner: blob, progress });
     // A synthesized digest (a `docker save` layer) says nothing: the diff_id checks the bytes.
-    let mut verify = if layer.synthesized {
-        VerifyingReader::counting(counting, d.size())
+    // Such a layer is nearly always a plain tar, whose diff_id is the hash of the blob: then the
+    // blob's reader hashes it (sha256, what a diff_id is), so that no stage only passes bytes on.
+    let plain = match io::BufRead::fill_buf(&mut counting) {
+        Ok(head) => blob::sniff(head) == Compression::None,
+        Err(e) => {
+            delta.diagnostics.push(Diagnostic::error(Some(&digest), None, format!("reading the blob: {e}")));
+            return delta;
+        }
+    };
+    let (mut verify, blob_is_diff_id) = if layer.synthesized && plain {
+        (VerifyingReader::new(counting, d.size()), true)
+    } else if layer.synthesized {
+        (VerifyingReader::counting(counting, d.size()), false)
     } else {
-        VerifyingReader::for_digest(counting, d.size(), &digest)
+        (VerifyingReader::for_digest(counting, d.size(), &digest), digest.starts_with("sha256:"))
     };
     // Set when the layer is a plain tar whose diff_id is then its blob digest: hashed once.
     let mut diff_id_is_blob = false;
     // Three stages on their own threads: read and hash the blob, decompress, walk and hash the
     // tar; so one big layer uses more than one core.
     let outcome = blob::pipelined(&mut verify, |compressed| {
-        let walked =
-            read_layer(compressed, layer, &media_type, declared, limits, &mut delta).map(|same| diff_id_is_blob = same);
+        let walked = read_layer(compressed, layer, (&media_type, declared), blob_is_diff_id, limits, &mut delta)
+            .map(|same| diff_id_is_blob = same);
         // The blob digest must cover bytes the decoder did not need (trailing padding).
         let drained = drain(compressed).map_err(|e| format!("reading the blob: {e}"));
         walked.and(drained)
@@ -248,17 +259,21 @@ fn drain(r: &mut dyn std::io::BufRead) -> io::Result<()> {
 
 /// Decompresses and walks a layer, checking its diff_id. `Ok(true)` when the layer is a plain
 /// tar whose diff_id is left to the blob's own hash (the caller compares them).
+///
+/// `blob_is_diff_id`: the blob's own reader hashes it with sha256, which is the diff_id of a
+/// plain tar. Such a layer is walked straight from the blob's stream: no stage in between that
+/// would only pass its bytes on.
 fn read_layer(
     raw: &mut (dyn std::io::BufRead + Send),
     layer: &LayerRef,
-    media_type: &str,
-    declared: LayerType,
+    (media_type, declared): (&str, LayerType),
+    blob_is_diff_id: bool,
     limits: &Limits,
     delta: &mut LayerDelta,
 ) -> Result<bool, String> {
     let digest = delta.digest.clone();
-    let (decoder, compression, note) =
-        blob::decompress(raw, declared, media_type).map_err(|e| format!("reading the blob: {e}"))?;
+    let head = raw.fill_buf().map_err(|e| format!("reading the blob: {e}"))?;
+    let (compression, note) = blob::detect(head, declared, media_type);
     delta.compression = Some(compression);
     if let Some(note) = note {
         if declared != LayerType::Unspecified {
@@ -266,28 +281,16 @@ fn read_layer(
         }
     }
     let compressed = layer.descriptor.size();
-    // A plain tar layer's diff_id is the sha256 of its blob: the blob's hash serves for both.
-    let diff_id_is_blob = compression == Compression::None && !layer.synthesized && digest.starts_with("sha256:");
+    if compression == Compression::None && blob_is_diff_id {
+        let (count, drained) = walk_stream(raw, compressed, limits, delta);
+        delta.uncompressed_bytes = count;
+        drained?;
+        return Ok(true);
+    }
+    let decoder = blob::decoder(raw, compression).map_err(|e| format!("reading the blob: {e}"))?;
     // The diff_id is hashed where the stream is decompressed; the walk only counts and bounds it.
-    let mut decoded = blob::Sha256Reader::new(decoder, !diff_id_is_blob);
-    let (count, drained) = blob::pipelined(&mut decoded, |decoded| {
-        let counted = DiffIdReader::counting(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
-        let mut tar = TarReader::new(counted, limits);
-        let walked = walk(&mut tar, limits, delta);
-        delta.entry_diagnostics.finish(&mut delta.diagnostics, Some(&digest), "about entries of this layer");
-        let mut rest = tar.into_inner();
-        if let Err(e) = walked {
-            delta.diagnostics.push(Diagnostic::error(
-                Some(&digest),
-                e.1.as_deref(),
-                format!("layer tar is damaged {}; entries before it are kept", e.0),
-            ));
-        }
-        // Read to EOF so that both digests cover the whole stream (trailing padding included).
-        let drained = rest.drain().map_err(|e| format!("decompressing: {e}"));
-        let (_, count) = rest.digest();
-        (count, drained)
-    });
+    let mut decoded = blob::Sha256Reader::new(decoder, true);
+    let (count, drained) = blob::pipelined(&mut decoded, |decoded| walk_stream(decoded, compressed, limits, delta));
     let diff_id = decoded.digest();
     delta.diff_id.clone_from(&diff_id);
     delta.uncompressed_bytes = count;
@@ -297,7 +300,33 @@ fn read_layer(
             return Err(format!("diff_id mismatch: config expects {expected}, uncompressed layer hashes to {diff_id}"));
         }
     }
-    Ok(diff_id_is_blob)
+    Ok(false)
+}
+
+/// Walks the uncompressed layer stream `decoded` into `delta`, then reads it to its end (so
+/// that the digests cover trailing padding). Returns the bytes the stream had.
+fn walk_stream(
+    decoded: &mut (dyn std::io::BufRead + Send),
+    compressed: u64,
+    limits: &Limits,
+    delta: &mut LayerDelta,
+) -> (u64, Result<(), String>) {
+    let digest = delta.digest.clone();
+    let counted = DiffIdReader::counting(decoded, limits.layer_bytes, compressed, limits.compression_ratio);
+    let mut tar = TarReader::new(counted, limits);
+    let walked = walk(&mut tar, limits, delta);
+    delta.entry_diagnostics.finish(&mut delta.diagnostics, Some(&digest), "about entries of this layer");
+    let mut rest = tar.into_inner();
+    if let Err(e) = walked {
+        delta.diagnostics.push(Diagnostic::error(
+            Some(&digest),
+            e.1.as_deref(),
+            format!("layer tar is damaged {}; entries before it are kept", e.0),
+        ));
+    }
+    let drained = rest.drain().map_err(|e| format!("decompressing: {e}"));
+    let (_, count) = rest.digest();
+    (count, drained)
 }
 
 /// Walks the entries of a tar stream into `delta`. On a damaged stream returns the error and

@@ -308,3 +308,57 @@ fn verified_floor_refuses_a_damaged_blob() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{o:?}");
 }
+
+#[test]
+fn docker_save_layers_are_checked_against_their_diff_id_plain_or_compressed() {
+    // A `docker save` layer has no digest of its own: its bytes are checked through the config's
+    // diff_id. A plain tar is hashed as it is read (one SHA-256, no stage between the read and
+    // the walk); a compressed one after decompression. Both must catch a wrong diff_id, from a
+    // file and from a stream.
+    let tar = common::tar(&[E::File("etc/a", b"one"), E::File("etc/b", b"two")]);
+    let tmp = tempfile::tempdir().unwrap();
+    for comp in [Comp::None, Comp::Gzip] {
+        let (blob, _) = common::compress(&tar, comp);
+        for diff_id in [common::sha256(&tar), format!("sha256:{}", "cd".repeat(32))] {
+            let cfg = format!(
+                r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#
+            );
+            let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l/layer.tar"]}]"#;
+            let archive = common::tar(&[
+                E::File("manifest.json", manifest),
+                E::File("c.json", cfg.as_bytes()),
+                E::File("l/layer.tar", &blob),
+            ]);
+            let path = tmp.path().join("a.tar");
+            std::fs::write(&path, &archive).unwrap();
+            let from_file = only_platform(&scan(path.to_str().unwrap())).clone();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+                .args(["scan", "-q", "--format", "json", "-"])
+                .stdin(std::fs::File::open(&path).unwrap())
+                .output()
+                .unwrap();
+            let stream: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let stream_errors = stream["platforms"][0]["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["severity"] == "error")
+                .map(|d| d["message"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>();
+            assert_eq!(from_file.files, 2, "{comp:?}: the entries are read either way");
+            if diff_id == common::sha256(&tar) {
+                assert_eq!(errors(&from_file), Vec::<String>::new(), "{comp:?}");
+                assert_eq!(stream_errors, Vec::<String>::new(), "{comp:?} from stdin");
+                assert_eq!(from_file.layers[0].uncompressed_bytes, tar.len() as u64, "{comp:?}");
+            } else {
+                let want = format!(
+                    "diff_id mismatch: config expects {diff_id}, uncompressed layer hashes to {}",
+                    common::sha256(&tar)
+                );
+                let errs = errors(&from_file);
+                assert!(errs.len() == 1 && errs[0].ends_with(&want), "{comp:?}: {errs:?}");
+                assert!(stream_errors.iter().any(|e| e.contains("diff_id")), "{comp:?} from stdin: {stream_errors:?}");
+            }
+        }
+    }
+}
