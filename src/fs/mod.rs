@@ -433,6 +433,8 @@ impl MergedFs {
                 _ => {}
             }
         }
+        // The layer's owners as the view's.
+        let owners: Vec<u32> = delta.contents.owners.iter().map(|&(uid, gid)| self.owner(uid, gid)).collect();
         // AUFS hardlink targets (.wh..wh.plnk/…) are never visible.
         let mut hidden: HashMap<&str, FileRef> = HashMap::new();
         // Slots this layer wrote, to tell a path given twice.
@@ -509,7 +511,7 @@ impl MergedFs {
                 );
             }
             written[word] |= bit;
-            let owner = self.owner(e.uid, e.gid);
+            let owner = owners.get(e.owner as usize).copied().unwrap_or(0);
             let existing = self.tree.slots[id as usize].node();
             if is_dir && existing.tag == Tag::Dir {
                 self.tree.slots[id as usize].set(Packed { mode: e.mode, owner, layer: plane, ..existing });
@@ -668,6 +670,27 @@ mod tests {
             NodeKind::File(f) => Some(f.size),
             _ => None,
         }
+    }
+
+    #[test]
+    fn owners_survive_the_merge() {
+        let owned = |mut e: Entry, uid, gid| {
+            (e.uid, e.gid) = (uid, gid);
+            e
+        };
+        let l1 = layer(vec![
+            owned(file("a", 1), 1000, 100),
+            owned(file("b", 1), 0, 5),
+            owned(entry("d", EntryKind::Dir), 7, 7),
+        ]);
+        // The second layer knows the owners in another order: its indexes are not the view's.
+        let l2 = layer(vec![owned(entry("d", EntryKind::Dir), 1000, 100), owned(file("c", 1), 7, 7)]);
+        let fs = MergedFs::build([&l1, &l2]);
+        let owner = |p: &str| fs.get(p).map(|n| (n.uid, n.gid));
+        assert_eq!(owner("a"), Some((1000, 100)));
+        assert_eq!(owner("b"), Some((0, 5)));
+        assert_eq!(owner("d"), Some((1000, 100)));
+        assert_eq!(owner("c"), Some((7, 7)));
     }
 
     #[test]

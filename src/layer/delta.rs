@@ -46,6 +46,8 @@ pub struct Contents {
     links: Strings,
     /// Regular files, in entry order.
     pub files: Vec<FileData>,
+    /// Distinct (uid, gid) pairs of the entries; a record keeps an index.
+    pub owners: Vec<(u32, u32)>,
 }
 
 impl Contents {
@@ -79,15 +81,14 @@ enum Tag {
     Other,
 }
 
-/// One entry in 20 bytes: where its path starts in the arena (it ends where the next one
+/// One entry in 16 bytes: where its path starts in the arena (it ends where the next one
 /// starts), its kind, what the kind points at (a file's index, a link target's index, a tar
-/// type flag), its owner and its permission bits.
+/// type flag), its owner (an index into [`Contents::owners`]) and its permission bits.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Record {
     at: u32,
     data: u32,
-    uid: u32,
-    gid: u32,
+    owner: u32,
     mode: u16,
     tag: Tag,
 }
@@ -145,6 +146,8 @@ pub struct EntryRef<'a> {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// The owner's index in [`Contents::owners`].
+    pub owner: u32,
 }
 
 /// Everything one layer contributed, read in one pass.
@@ -168,6 +171,9 @@ pub struct LayerDelta {
     /// Bounds the diagnostics the entries of the layer earn (walk state: not kept in a store).
     #[serde(skip)]
     pub(crate) entry_diagnostics: crate::diag::Capped,
+    /// The index of each (uid, gid) pair in the contents' owners (walk state).
+    #[serde(skip)]
+    owner_ids: std::collections::HashMap<(u32, u32), u32, foldhash::fast::RandomState>,
 }
 
 impl LayerDelta {
@@ -228,8 +234,17 @@ impl LayerDelta {
             EntryKind::Other(t) => (Tag::Other, u32::from(t)),
         };
         c.paths.push_str(path);
+        let owner = match self.owner_ids.get(&(uid, gid)) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(c.owners.len()).unwrap_or(u32::MAX);
+                c.owners.push((uid, gid));
+                self.owner_ids.insert((uid, gid), i);
+                i
+            }
+        };
         let mode = (mode & 0o7777) as u16;
-        self.records.push(Record { at, data, mode, uid, gid, tag });
+        self.records.push(Record { at, data, owner, mode, tag });
     }
 
     fn refuse(&mut self, path: &str) {
@@ -268,8 +283,9 @@ impl LayerDelta {
             },
             data: r.data,
             mode: u32::from(r.mode),
-            uid: r.uid,
-            gid: r.gid,
+            uid: c.owners.get(r.owner as usize).map_or(0, |o| o.0),
+            gid: c.owners.get(r.owner as usize).map_or(0, |o| o.1),
+            owner: r.owner,
         })
     }
 
@@ -286,9 +302,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_stays_at_20_bytes() {
+    fn a_record_stays_at_16_bytes() {
         // One per entry of every layer until the layer is merged: README, Performance.
-        assert_eq!(std::mem::size_of::<Record>(), 20);
+        assert_eq!(std::mem::size_of::<Record>(), 16);
     }
 
     #[test]
