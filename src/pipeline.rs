@@ -307,7 +307,8 @@ fn read_layers(
             let delta = cache.get_or_read(&key, &|| {
                 source.take_streamed(l).unwrap_or_else(|| {
                     let task = opts.progress.layer(crate::oci::short_digest(&digest), l.descriptor.size());
-                    layer::analyse(|| source.open_blob(&l.descriptor), l, &opts.limits, &|n| task.advance(n))
+                    let alone = unique.len() == 1;
+                    layer::analyse(|| source.open_blob(&l.descriptor), l, &opts.limits, &|n| task.advance(n), alone)
                 })
             });
             (digest, delta)

@@ -24,7 +24,10 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 # One measurement: "wall_seconds peak_rss_kb".
 measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
 
-dive=$(command -v dive || true)
+# dive itself, not pyenv's shell shim in front of it (whose start-up would count as dive's).
+dive=$(command -v pyenv >/dev/null && pyenv which dive 2>/dev/null || command -v dive || true)
+# Peak RSS of the OCI scans by N, for the bytes each further file costs.
+declare -A oci_rss=()
 echo "| files | source | floor | verified floor | scan | scan / verified floor | peak RSS scan (MB) | RSS bytes per file | dive | dive / scan | dive RSS (MB) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${COUNTS[@]}"; do
@@ -36,6 +39,7 @@ for n in "${COUNTS[@]}"; do
       read -r w _ < <(measure "$bin" floor --verify "$src"); v+=("$w")
       read -r w r < <(measure "$bin" scan -q --format json "$src"); s+=("$w")
       [ "$r" -gt "$rss" ] && rss=$r
+      [ "${src%%:*}" = oci ] && oci_rss[$n]=$rss
       if [ -n "$dive" ] && [ "${src%%:*}" = docker-archive ]; then
         read -r w r < <(measure "$dive" --ci --source docker-archive --lowestEfficiency disabled \
           --highestUserWastedPercent disabled --highestWastedBytes disabled "${src#*:}"); d+=("$w")
@@ -49,3 +53,12 @@ for n in "${COUNTS[@]}"; do
       printf "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %s |\n", n, src, f, v, s, s / v, r / 1024, r * 1024 / n, dive }'
   done
 done
+# What each further file costs: the slope of peak RSS between the smallest and largest N (the
+# fixed cost of the process and its buffers left out). Each file is about 1.05 entries here
+# (one package directory and its lib/ per 40 files).
+lo=${COUNTS[0]}
+hi=${COUNTS[${#COUNTS[@]}-1]}
+if [ "$lo" != "$hi" ]; then
+  awk -v lo="$lo" -v hi="$hi" -v a="${oci_rss[$lo]}" -v b="${oci_rss[$hi]}" 'BEGIN {
+    printf "\nPeak RSS per further file (OCI scans, %d to %d files): %.0f bytes\n", lo, hi, (b - a) * 1024 / (hi - lo) }'
+fi

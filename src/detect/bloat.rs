@@ -22,6 +22,7 @@ pub fn category(path: &str) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| path.starts_with(p));
     let has = |parts: &[&str]| parts.iter().any(|p| path.contains(p));
+    // Every cache directory below is a dot directory: one scan for "/." rules them out.
     if starts(&[
         "var/cache/apt/",
         "var/lib/apt/lists/",
@@ -33,17 +34,19 @@ pub fn category(path: &str) -> Option<&'static str> {
         "var/cache/pacman/pkg/",
         "usr/local/share/.cache/yarn/",
         "root/.cache/",
-    ]) || has(&[
-        "/.cache/pip/",
-        "/.npm/_cacache/",
-        "/.cache/yarn/",
-        "/.yarn/cache/",
-        "/.cache/go-build/",
-        "/.cargo/registry/",
-    ]) {
+    ]) || path.contains("/.")
+        && has(&[
+            "/.cache/pip/",
+            "/.npm/_cacache/",
+            "/.cache/yarn/",
+            "/.yarn/cache/",
+            "/.cache/go-build/",
+            "/.cargo/registry/",
+        ])
+    {
         return Some("package-cache");
     }
-    if has(&["/__pycache__/"]) || name.ends_with(".pyc") || name.ends_with(".pyo") {
+    if name.ends_with(".pyc") || name.ends_with(".pyo") || path.contains("/__pycache__/") {
         return Some("pycache");
     }
     if starts(&[
@@ -328,52 +331,62 @@ fn base_boundary(cx: &Context, layers: usize) -> BaseBoundary {
     b
 }
 
+/// What one pass over the view's files gathers for the bloat figures.
+struct FileTally<'a> {
+    /// (content hash, place among the files) of every non-empty file: 16 bytes each.
+    keys: Vec<(u64, u32)>,
+    cats: HashMap<&'static str, CategoryTally<'a>>,
+    /// The ten largest, biggest first, then by path.
+    largest: Vec<(u64, &'a str, usize)>,
+}
+
+/// One pass over the files: the duplicate keys, the categories and the largest files. Paths
+/// are borrowed from the view.
+fn tally(fs: &MergedFs) -> FileTally<'_> {
+    let mut keys: Vec<(u64, u32)> = Vec::new();
+    let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
+    let mut largest: Vec<(u64, &str, usize)> = Vec::with_capacity(11);
+    let before = |a: &(u64, &str, usize), b: &(u64, &str, usize)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
+    for (i, (path, f, node)) in fs.files().enumerate() {
+        if f.size > 0 {
+            keys.push((f.hash, u32::try_from(i).unwrap_or(u32::MAX)));
+        }
+        if let Some(c) = category(path) {
+            let e = cats.entry(c).or_default();
+            e.0 = e.0.saturating_add(f.size);
+            e.1 += 1;
+            e.2.push((f.size, path, node.layer));
+        } else if let Some(elf) = f.data.elf().filter(|e| e.debug_bytes > 0) {
+            let e = cats.entry("debug-info").or_default();
+            e.0 = e.0.saturating_add(elf.debug_bytes);
+            e.1 += 1;
+            e.2.push((elf.debug_bytes, path, node.layer));
+        }
+        let candidate = (f.size, path, node.layer);
+        if largest.len() < 10 || largest.last().is_some_and(|l| before(&candidate, l).is_lt()) {
+            let at = largest.partition_point(|l| before(l, &candidate).is_lt());
+            largest.insert(at, candidate);
+            largest.truncate(10);
+        }
+    }
+    FileTally { keys, cats, largest }
+}
+
 impl Detector for BloatDetector {
     fn name(&self) -> &'static str {
         "bloat"
     }
 
     fn run(&self, cx: &Context, r: &mut PlatformReport) {
+        // The history walk and the pass over the files read the view apart: on two threads.
+        let (waste, FileTally { mut keys, cats, largest }) = rayon::join(|| waste(cx.fs), || tally(cx.fs));
         let Waste { min_sum, all_sum, deleted, rewrites, files: reclaimable_files, files_total, lost_bytes, losses } =
-            waste(cx.fs);
+            waste;
         for (l, lost) in r.layers.iter_mut().zip(lost_bytes) {
             l.lost_bytes = lost;
         }
         let efficiency = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
 
-        // Duplicates: identical content (size and xxh3) at different paths; hardlinks share one
-        // content object and are not duplicates.
-        // One pass over the files keeps 16 bytes per non-empty file: (content hash, its place
-        // among the files); sorted, equal hashes are neighbours. A second pass fetches the few
-        // files whose hash another has. Paths are borrowed from the view and only the ones
-        // reported are formatted.
-        let mut keys: Vec<(u64, u32)> = Vec::new();
-        let mut cats: HashMap<&'static str, CategoryTally> = HashMap::new();
-        // The ten largest, biggest first, then by path.
-        let mut largest: Vec<(u64, &str, usize)> = Vec::with_capacity(11);
-        let before = |a: &(u64, &str, usize), b: &(u64, &str, usize)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
-        for (i, (path, f, node)) in cx.fs.files().enumerate() {
-            if f.size > 0 {
-                keys.push((f.hash, u32::try_from(i).unwrap_or(u32::MAX)));
-            }
-            if let Some(c) = category(path) {
-                let e = cats.entry(c).or_default();
-                e.0 = e.0.saturating_add(f.size);
-                e.1 += 1;
-                e.2.push((f.size, path, node.layer));
-            } else if let Some(elf) = f.elf().filter(|e| e.debug_bytes > 0) {
-                let e = cats.entry("debug-info").or_default();
-                e.0 = e.0.saturating_add(elf.debug_bytes);
-                e.1 += 1;
-                e.2.push((elf.debug_bytes, path, node.layer));
-            }
-            let candidate = (f.size, path, node.layer);
-            if largest.len() < 10 || largest.last().is_some_and(|l| before(&candidate, l).is_lt()) {
-                let at = largest.partition_point(|l| before(l, &candidate).is_lt());
-                largest.insert(at, candidate);
-                largest.truncate(10);
-            }
-        }
         let largest: Vec<LargeFile> =
             largest.into_iter().map(|(bytes, p, layer)| LargeFile { path: format!("/{p}"), bytes, layer }).collect();
         keys.sort_unstable();

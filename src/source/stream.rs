@@ -233,7 +233,8 @@ fn analyse_member(path: &str, size: u64, blob: impl Read + Send, limits: &Limits
     delta.compressed_bytes = size;
     let Some(descriptor) = descriptor else { return delta };
     let layer = LayerRef { descriptor, diff_id: None, synthesized };
-    let mut delta = layer::analyse_blob(Box::new(blob), &layer, limits, &|_| {}, delta);
+    // A stream's layers come one after the other: each is read alone.
+    let mut delta = layer::analyse_blob(Box::new(blob), &layer, limits, &|_| {}, delta, true);
     // Until the manifest names it, the layer is known by its place in the stream.
     for d in &mut delta.diagnostics {
         if d.layer.as_deref() == Some(digest.as_str()) {

@@ -312,23 +312,31 @@ fn verified_floor_refuses_a_damaged_blob() {
 #[test]
 fn docker_save_layers_are_checked_against_their_diff_id_plain_or_compressed() {
     // A `docker save` layer has no digest of its own: its bytes are checked through the config's
-    // diff_id. A plain tar is hashed as it is read (one SHA-256, no stage between the read and
-    // the walk); a compressed one after decompression. Both must catch a wrong diff_id, from a
-    // file and from a stream.
+    // diff_id. A plain tar is hashed as it is read: in a stage of its own when the layer is read
+    // alone (one layer, or a stream), by the blob's reader when other layers are read beside it;
+    // a compressed one after decompression. Each must catch a wrong diff_id.
     let tar = common::tar(&[E::File("etc/a", b"one"), E::File("etc/b", b"two")]);
+    let other = common::tar(&[E::File("usr/c", b"three")]);
     let tmp = tempfile::tempdir().unwrap();
-    for comp in [Comp::None, Comp::Gzip] {
+    for (comp, beside) in [(Comp::None, false), (Comp::None, true), (Comp::Gzip, false), (Comp::Gzip, true)] {
         let (blob, _) = common::compress(&tar, comp);
         for diff_id in [common::sha256(&tar), format!("sha256:{}", "cd".repeat(32))] {
+            let mut diff_ids = vec![format!("{diff_id:?}")];
+            let mut layers = vec![r#""l/layer.tar""#];
+            let mut members = vec![E::File("l/layer.tar", &blob)];
+            if beside {
+                diff_ids.push(format!("{:?}", common::sha256(&other)));
+                layers.push(r#""m/layer.tar""#);
+                members.push(E::File("m/layer.tar", &other));
+            }
             let cfg = format!(
-                r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#
+                r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+                diff_ids.join(",")
             );
-            let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l/layer.tar"]}]"#;
-            let archive = common::tar(&[
-                E::File("manifest.json", manifest),
-                E::File("c.json", cfg.as_bytes()),
-                E::File("l/layer.tar", &blob),
-            ]);
+            let manifest = format!(r#"[{{"Config":"c.json","RepoTags":["x:1"],"Layers":[{}]}}]"#, layers.join(","));
+            members.push(E::File("manifest.json", manifest.as_bytes()));
+            members.push(E::File("c.json", cfg.as_bytes()));
+            let archive = common::tar(&members);
             let path = tmp.path().join("a.tar");
             std::fs::write(&path, &archive).unwrap();
             let from_file = only_platform(&scan(path.to_str().unwrap())).clone();
@@ -345,10 +353,11 @@ fn docker_save_layers_are_checked_against_their_diff_id_plain_or_compressed() {
                 .filter(|d| d["severity"] == "error")
                 .map(|d| d["message"].as_str().unwrap().to_string())
                 .collect::<Vec<_>>();
-            assert_eq!(from_file.files, 2, "{comp:?}: the entries are read either way");
+            let files = if beside { 3 } else { 2 };
+            assert_eq!(from_file.files, files, "{comp:?} beside {beside}: the entries are read either way");
             if diff_id == common::sha256(&tar) {
-                assert_eq!(errors(&from_file), Vec::<String>::new(), "{comp:?}");
-                assert_eq!(stream_errors, Vec::<String>::new(), "{comp:?} from stdin");
+                assert_eq!(errors(&from_file), Vec::<String>::new(), "{comp:?} beside {beside}");
+                assert_eq!(stream_errors, Vec::<String>::new(), "{comp:?} beside {beside}, from stdin");
                 assert_eq!(from_file.layers[0].uncompressed_bytes, tar.len() as u64, "{comp:?}");
             } else {
                 let want = format!(
@@ -356,7 +365,7 @@ fn docker_save_layers_are_checked_against_their_diff_id_plain_or_compressed() {
                     common::sha256(&tar)
                 );
                 let errs = errors(&from_file);
-                assert!(errs.len() == 1 && errs[0].ends_with(&want), "{comp:?}: {errs:?}");
+                assert!(errs.len() == 1 && errs[0].ends_with(&want), "{comp:?} beside {beside}: {errs:?}");
                 assert!(stream_errors.iter().any(|e| e.contains("diff_id")), "{comp:?} from stdin: {stream_errors:?}");
             }
         }
