@@ -70,6 +70,7 @@ def main(argv):
         return os.path.join(images, f"debian-{n}l-{comp}")
 
     def docker(n, comp):
+        # "plain": the image as `docker save` writes it, uncompressed layers (largest size only).
         return oci(n, comp) + ".docker.tar"
 
     # Sizes, and a first read of every image so that all rounds read from the page cache.
@@ -94,17 +95,21 @@ def main(argv):
             cases[("floor-1cpu", b, big, comp)] = ["taskset", "-c", "0", exe, "floor", oci(big, comp)]
             cases[("scan-threads1", b, big, comp)] = [exe, "--threads", "1", "scan", "-q", "--format", "json", oci(big, comp)]
     tool_counts = {"largest": [big], "all": counts, "none": []}[tools]
-    for n in tool_counts:
+    tool_cases = [(n, "gzip") for n in tool_counts]
+    if big in tool_counts and os.path.exists(docker(big, "plain")):
+        subprocess.run(["cat", docker(big, "plain")], stdout=subprocess.DEVNULL, check=True)
+        tool_cases.append((big, "plain"))
+    for n, comp in tool_cases:
         for b, exe in bins.items():
-            cases[("scan-docker", b, n, "gzip")] = [exe, "scan", "-q", "--format", "json", docker(n, "gzip")]
-            cases[("floor-docker", b, n, "gzip")] = [exe, "floor", docker(n, "gzip")]
-            cases[("floor-verify-docker", b, n, "gzip")] = [exe, "floor", "--verify", docker(n, "gzip")]
+            cases[("scan-docker", b, n, comp)] = [exe, "scan", "-q", "--format", "json", docker(n, comp)]
+            cases[("floor-docker", b, n, comp)] = [exe, "floor", docker(n, comp)]
+            cases[("floor-verify-docker", b, n, comp)] = [exe, "floor", "--verify", docker(n, comp)]
         # dive's rules all disabled: only its time counts, not its verdict.
-        cases[("dive", "-", n, "gzip")] = [dive, "--ci", "--source", "docker-archive", "--lowestEfficiency", "disabled",
-                                           "--highestUserWastedPercent", "disabled", "--highestWastedBytes", "disabled",
-                                           docker(n, "gzip")]
-        cases[("syft-table", "-", n, "gzip")] = [syft, "-q", f"docker-archive:{docker(n, 'gzip')}"]
-        cases[("syft-json", "-", n, "gzip")] = [syft, "-q", "-o", "json", f"docker-archive:{docker(n, 'gzip')}"]
+        cases[("dive", "-", n, comp)] = [dive, "--ci", "--source", "docker-archive", "--lowestEfficiency", "disabled",
+                                         "--highestUserWastedPercent", "disabled", "--highestWastedBytes", "disabled",
+                                         docker(n, comp)]
+        cases[("syft-table", "-", n, comp)] = [syft, "-q", f"docker-archive:{docker(n, comp)}"]
+        cases[("syft-json", "-", n, comp)] = [syft, "-q", "-o", "json", f"docker-archive:{docker(n, comp)}"]
 
     results = {k: [] for k in cases}
     for r in range(runs):
@@ -115,6 +120,7 @@ def main(argv):
 
     with open(os.path.join(bench, "results.json"), "w") as f:
         json.dump({"runs": runs, "counts": counts, "builds": list(bins), "tool_counts": tool_counts,
+                   "tool_cases": tool_cases,
                    "sizes": {f"{n}/{c}": v for (n, c), v in sizes.items()},
                    "results": {"/".join(map(str, k)): v for k, v in results.items()}}, f, indent=1)
     report(bench)
@@ -126,7 +132,7 @@ def report(bench):
         data = json.load(f)
     runs, builds = data["runs"], data["builds"]
     counts = [str(n) for n in data["counts"]]
-    tool_counts = [str(n) for n in data["tool_counts"]]
+    tool_cases = [(str(n), c) for n, c in data.get("tool_cases", [(n, "gzip") for n in data["tool_counts"]])]
     big = str(max(data["counts"]))
     sizes = {tuple(k.split("/")): v for k, v in data["sizes"].items()}
     results = {tuple(k.split("/")): v for k, v in data["results"].items()}
@@ -165,19 +171,20 @@ def report(bench):
                   f"| {med(col(f1)):.2f} | {med(col(f2)):.2f} | {spread(ratio(f2, f1))} "
                   f"| {med(col(t1)):.2f} | {spread(ratio(s2, t1))} |")
 
-    for n in tool_counts:
+    for n, comp in tool_cases:
         s = sizes[(n, "gzip")]
-        print(f"\nOther tools, docker-archive of {n} gzip layers ({s['compressed_bytes'] / 1e9:.2f} → "
-              f"{s['uncompressed_bytes'] / 1e9:.2f} GB):\n")
+        what = (f"{n} gzip layers ({s['compressed_bytes'] / 1e9:.2f} → {s['uncompressed_bytes'] / 1e9:.2f} GB)"
+                if comp == "gzip" else f"{n} plain tar layers, as docker save writes them ({s['uncompressed_bytes'] / 1e9:.2f} GB)")
+        print(f"\nOther tools, docker-archive of {what}:\n")
         print("| tool | wall | CPU | peak RSS | wall / scan (zlib-rs) | wall / scan (zlib-ng) "
               "| CPU / scan CPU (zlib-ng) |")
         print("|---|---|---|---|---|---|---|")
-        rows = [(f"layerscope floor ({b})", ("floor-docker", b, n, "gzip")) for b in builds]
-        rows += [(f"layerscope floor --verify ({b})", ("floor-verify-docker", b, n, "gzip")) for b in builds]
-        rows += [(f"layerscope scan ({b})", ("scan-docker", b, n, "gzip")) for b in builds]
-        rows += [("dive --ci", ("dive", "-", n, "gzip")), ("syft (table)", ("syft-table", "-", n, "gzip")),
-                 ("syft -o json", ("syft-json", "-", n, "gzip"))]
-        rs, ng = ("scan-docker", "zlib-rs", n, "gzip"), ("scan-docker", "zlib-ng", n, "gzip")
+        rows = [(f"layerscope floor ({b})", ("floor-docker", b, n, comp)) for b in builds]
+        rows += [(f"layerscope floor --verify ({b})", ("floor-verify-docker", b, n, comp)) for b in builds]
+        rows += [(f"layerscope scan ({b})", ("scan-docker", b, n, comp)) for b in builds]
+        rows += [("dive --ci", ("dive", "-", n, comp)), ("syft (table)", ("syft-table", "-", n, comp)),
+                 ("syft -o json", ("syft-json", "-", n, comp))]
+        rs, ng = ("scan-docker", "zlib-rs", n, comp), ("scan-docker", "zlib-ng", n, comp)
         for name, k in rows:
             bad = [str(x["rc"]) for x in results[k] if x["rc"]]
             failed = f" (exit {','.join(bad)})" if bad else ""
