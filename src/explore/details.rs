@@ -36,10 +36,13 @@ const SEARCHED_SHOWN: usize = 4;
 impl Explorer {
     /// The details of the selected path (empty when nothing is selected).
     pub fn details(&self) -> Vec<Line> {
-        let (Some(v), Some(n)) = (self.current(), self.selected_node()) else { return Vec::new() };
+        let (Some(v), Some(n), Some(t)) = (self.current(), self.selected_node(), self.tree()) else {
+            return Vec::new();
+        };
+        let np = t.path_of(n);
         let p = self.platform_report();
         let mut out = Vec::new();
-        let path = format!("/{}", n.path);
+        let path = format!("/{np}");
         let what = match (n.kind, n.change) {
             (_, Change::Removed) if self.view == View::Layer => "removed by this layer",
             (_, Change::Removed) => "deleted by a later layer",
@@ -55,14 +58,14 @@ impl Explorer {
         for f in self.findings().into_iter().filter(|f| f.paths.iter().any(|x| x == &path)) {
             out.push(line(format!("{} {}: {}", f.severity, f.id, f.message), Tone::Bad));
         }
-        if let Some(NodeKind::Symlink(t)) = v.fs.get(&n.path).map(|x| x.kind) {
-            let to = match v.fs.resolve(&n.path, self.hops) {
+        if let Some(NodeKind::Symlink(t)) = v.fs.get(np).map(|x| x.kind) {
+            let to = match v.fs.resolve(np, self.hops) {
                 Ok((r, _)) => format!("-> {t} (resolves to /{r})"),
                 Err(e) => format!("-> {t} ({e})"),
             };
             out.push(line(to, Tone::Plain));
         }
-        if let Some(events) = v.fs.events(&n.path).filter(|e| !e.is_empty()) {
+        if let Some(events) = v.fs.events(np).filter(|e| !e.is_empty()) {
             let steps: Vec<String> = events
                 .iter()
                 .map(|(l, e)| match e {
@@ -73,8 +76,8 @@ impl Explorer {
             let waste = reclaimable(&events);
             let tail = if waste > 0 { format!("; {} reclaimable", human(waste)) } else { String::new() };
             out.push(line(format!("history: {}{tail}", steps.join(", ")), Tone::Plain));
-        } else if n.kind == Kind::Dir && !n.path.is_empty() {
-            if let Some(node) = v.fs.get(&n.path) {
+        } else if n.kind == Kind::Dir && !np.is_empty() {
+            if let Some(node) = v.fs.get(np) {
                 out.push(line(format!("last made by layer {}", node.layer), Tone::Plain));
             }
         }

@@ -162,7 +162,7 @@ fn draw_tree(frame: &mut Frame, e: &mut Explorer, area: Rect) {
             _ => "  ",
         };
         let indent = "  ".repeat(usize::from(row.depth).min(40));
-        let mut name = clean(n.name());
+        let mut name = clean(tree.name_of(n));
         if n.kind == Kind::Dir {
             name.push('/');
         }

@@ -231,11 +231,11 @@ mod tests {
     /// The paths of the rows shown.
     fn shown(e: &Explorer) -> Vec<String> {
         let t = e.tree().expect("a tree");
-        e.rows.iter().map(|r| t.nodes[r.id as usize].path.to_string()).collect()
+        e.rows.iter().map(|r| t.path(r.id).to_string()).collect()
     }
 
     fn selected(e: &Explorer) -> String {
-        e.selected_node().map(|n| n.path.to_string()).unwrap_or_default()
+        e.tree().zip(e.selected_node()).map(|(t, n)| t.path_of(n).to_string()).unwrap_or_default()
     }
 
     #[test]
@@ -359,7 +359,7 @@ mod tests {
             .nodes
             .iter()
             .filter(|n| n.kind == super::super::tree::Kind::File)
-            .map(|n| (format!("/{}", n.path), n.size))
+            .map(|n| (format!("/{}", t.path_of(n)), n.size))
             .collect();
         let mut want: Vec<(String, u64)> =
             p.bloat.reclaimable_files.iter().map(|f| (f.path.clone(), f.bytes)).collect();

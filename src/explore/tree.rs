@@ -2,11 +2,13 @@
 //! layer's changes, and the paths with reclaimable bytes. Nodes have u32 ids, children in path
 //! order and directory sizes aggregated, so moving around reads nothing and sums nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::fs::{Event, FileRef, MergedFs, NodeKind};
-use crate::layer::{Kind as EntryKind, LayerDelta};
+use hashbrown::HashTable;
+
+use crate::fs::{Event, FileRef, MergedFs, NodeKind, PathAt};
+use crate::layer::{Contents, Kind as EntryKind, LayerDelta};
 
 /// No node.
 pub const NONE: u32 = u32::MAX;
@@ -47,11 +49,12 @@ impl Change {
     }
 }
 
-/// One path of a tree.
+/// One path of a tree: 48 bytes, the path itself being where its bytes are in the image's
+/// layers (no copy of it).
 #[derive(Debug)]
 pub struct Node {
-    /// The full path, no leading `/` (`""` for the root).
-    pub path: Arc<str>,
+    /// Where the full path is (no leading `/`, `""` for the root): [`FileTree::path_of`].
+    at: PathAt,
     /// The file's content facts (regular files).
     pub data: FileRef,
     /// A file's size, or the sum of the files below a directory.
@@ -65,37 +68,36 @@ pub struct Node {
     pub elf: bool,
 }
 
-impl Node {
-    /// The last component of the path.
-    pub fn name(&self) -> &str {
-        match self.path.rfind('/') {
-            Some(i) => &self.path[i + 1..],
-            None => &self.path,
-        }
-    }
+/// The last component of a path.
+fn last(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
 /// A tree of paths, the root first.
 #[derive(Debug)]
 pub struct FileTree {
     pub nodes: Vec<Node>,
+    /// The layers' contents the nodes' paths point into (the view's, shared).
+    planes: Vec<Arc<Contents>>,
 }
 
 /// Builds a tree from paths given in any order, making the missing parent directories.
 struct Builder {
     nodes: Vec<Node>,
+    planes: Vec<Arc<Contents>>,
     /// Directories by path (files need no finding again: they have no children).
-    ids: HashMap<Arc<str>, u32, foldhash::quality::RandomState>,
+    ids: HashTable<u32>,
+    hasher: foldhash::quality::RandomState,
     /// The last parent found: entries of one directory come together.
-    last_parent: (Arc<str>, u32),
+    last_parent: u32,
     /// Last child of each node, to append in order.
     last_child: Vec<u32>,
 }
 
 impl Builder {
-    fn new() -> Self {
+    fn new(planes: &[Arc<Contents>]) -> Self {
         let root = Node {
-            path: Arc::from(""),
+            at: PathAt::default(),
             data: FileRef::NONE,
             size: 0,
             parent: NONE,
@@ -105,59 +107,83 @@ impl Builder {
             change: Change::None,
             elf: false,
         };
-        let mut ids = HashMap::default();
-        ids.insert(Arc::from(""), ROOT);
-        Builder { nodes: vec![root], ids, last_child: vec![NONE], last_parent: (Arc::from(""), ROOT) }
+        let mut b = Builder {
+            nodes: vec![root],
+            planes: planes.to_vec(),
+            ids: HashTable::new(),
+            hasher: Default::default(),
+            last_child: vec![NONE],
+            last_parent: ROOT,
+        };
+        let h = b.hash("");
+        b.ids.insert_unique(h, ROOT, |_| h);
+        b
     }
 
-    /// The node of `path`: a directory's is found again by its path, anything else is a node
-    /// of its own (only directories have children). Missing parents are made as directories.
-    fn node(&mut self, path: &str, dir: bool) -> u32 {
+    fn hash(&self, path: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(path)
+    }
+
+    /// The directory node of `path`, if made.
+    fn dir(&self, path: &str) -> Option<u32> {
+        let h = self.hash(path);
+        self.ids.find(h, |&id| self.nodes[id as usize].at.resolve(&self.planes) == path).copied()
+    }
+
+    /// The node of the path at `at`: a directory's is found again by its path, anything else
+    /// is a node of its own (only directories have children). Missing parents are made as
+    /// directories.
+    fn node(&mut self, at: PathAt, dir: bool) -> u32 {
+        let planes = self.planes.clone();
+        let path = at.resolve(&planes);
         if dir {
-            if let Some(&id) = self.ids.get(path) {
+            if let Some(id) = self.dir(path) {
                 return id;
             }
         }
         let parent = match path.rfind('/') {
-            Some(i) if *self.last_parent.0 == path[..i] => self.last_parent.1,
+            Some(i) if self.nodes[self.last_parent as usize].at.resolve(&planes) == &path[..i] => self.last_parent,
             Some(i) => {
-                let p = self.parent(&path[..i]);
-                self.last_parent = (Arc::from(&path[..i]), p);
+                let p = self.parent(at.prefix(i));
+                self.last_parent = p;
                 p
             }
             None => ROOT,
         };
-        self.push(Arc::from(path), parent, dir)
+        self.push(at, parent, dir)
     }
 
-    /// The directory at `path`, made with its missing parents.
-    fn parent(&mut self, path: &str) -> u32 {
-        if let Some(&id) = self.ids.get(path) {
+    /// The directory at `at`, made with its missing parents.
+    fn parent(&mut self, at: PathAt) -> u32 {
+        let planes = self.planes.clone();
+        let path = at.resolve(&planes);
+        if let Some(id) = self.dir(path) {
             return id;
         }
         // The missing ancestors, deepest first, up to the first one known.
-        let mut missing: Vec<&str> = vec![path];
+        let mut missing: Vec<PathAt> = vec![at];
         let mut parent = ROOT;
-        let mut at = path.len();
-        while let Some(i) = path[..at].rfind('/') {
-            if let Some(&id) = self.ids.get(&path[..i]) {
+        let mut end = path.len();
+        while let Some(i) = path[..end].rfind('/') {
+            if let Some(id) = self.dir(&path[..i]) {
                 parent = id;
                 break;
             }
-            missing.push(&path[..i]);
-            at = i;
+            missing.push(at.prefix(i));
+            end = i;
         }
         while let Some(p) = missing.pop() {
-            parent = self.push(Arc::from(p), parent, true);
+            parent = self.push(p, parent, true);
         }
         parent
     }
 
     /// Appends a node below `parent` (a directory, until its caller says otherwise).
-    fn push(&mut self, path: Arc<str>, parent: u32, dir: bool) -> u32 {
+    fn push(&mut self, at: PathAt, parent: u32, dir: bool) -> u32 {
         let id = u32::try_from(self.nodes.len()).unwrap_or(NONE - 1);
         self.nodes.push(Node {
-            path: path.clone(),
+            at,
             data: FileRef::NONE,
             size: 0,
             parent,
@@ -175,7 +201,12 @@ impl Builder {
         }
         self.last_child[p] = id;
         if dir {
-            self.ids.insert(path, id);
+            let h = self.hash(at.resolve(&self.planes));
+            let (nodes, planes, hasher) = (&self.nodes, &self.planes, &self.hasher);
+            self.ids.insert_unique(h, id, |&i| {
+                use std::hash::BuildHasher;
+                hasher.hash_one(nodes[i as usize].at.resolve(planes))
+            });
         }
         id
     }
@@ -195,8 +226,9 @@ impl Builder {
             if kids.len() < 2 {
                 continue;
             }
-            let nodes = &self.nodes;
-            kids.sort_by(|a, b| nodes[*a as usize].name().cmp(nodes[*b as usize].name()));
+            let (nodes, planes) = (&self.nodes, &self.planes);
+            let name = |id: &u32| last(nodes[*id as usize].at.resolve(planes));
+            kids.sort_by(|a, b| name(a).cmp(name(b)));
             self.nodes[id].first_child = kids[0];
             for w in kids.windows(2) {
                 self.nodes[w[0] as usize].next_sibling = w[1];
@@ -216,7 +248,7 @@ impl Builder {
                 p.size = p.size.saturating_add(size);
             }
         }
-        FileTree { nodes: self.nodes }
+        FileTree { nodes: self.nodes, planes: self.planes }
     }
 }
 
@@ -253,13 +285,13 @@ impl FileTree {
     /// The merged view: every path a container sees; a file written by more than one layer is
     /// modified, else added.
     pub fn merged(fs: &MergedFs) -> FileTree {
-        let mut b = Builder::new();
-        for (path, node, events) in fs.iter_history() {
+        let mut b = Builder::new(fs.planes());
+        for (at, path, node, events) in fs.iter_history() {
             if path.is_empty() {
                 continue;
             }
             let (kind, data) = kind_of(&node.kind);
-            let id = b.node(path, kind == Kind::Dir) as usize;
+            let id = b.node(at, kind == Kind::Dir) as usize;
             let n = &mut b.nodes[id];
             n.kind = kind;
             n.elf = data.as_ref().is_some_and(|d| d.elf().is_some());
@@ -276,13 +308,13 @@ impl FileTree {
     /// The paths with reclaimable bytes (sized by those bytes): deleted ones as removed, the
     /// ones still there as modified.
     pub fn waste(fs: &MergedFs) -> FileTree {
-        let mut b = Builder::new();
-        for (path, events) in fs.history() {
+        let mut b = Builder::new(fs.planes());
+        for (at, path, events) in fs.history_at() {
             let bytes = reclaimable(&events);
             if bytes == 0 {
                 continue;
             }
-            let id = b.node(path, false) as usize;
+            let id = b.node(at, false) as usize;
             let live = fs.get(path);
             let n = &mut b.nodes[id];
             n.kind = Kind::File;
@@ -305,7 +337,7 @@ impl FileTree {
 
     /// A tree with the root alone (a layer that could not be read).
     pub fn empty() -> FileTree {
-        Builder::new().finish()
+        Builder::new(&[]).finish()
     }
 
     /// What layer `index` changed: its entries as added, or modified when an earlier layer
@@ -313,13 +345,17 @@ impl FileTree {
     /// bytes the deleted file had). An opaque directory is marked removed: what lower layers
     /// had below it is gone.
     pub fn layer(index: usize, delta: &LayerDelta, fs: &MergedFs) -> FileTree {
-        let mut b = Builder::new();
+        // The layer's paths, at its index among the view's layers (as the view's own are).
+        let mut planes: Vec<Arc<Contents>> = vec![Arc::default(); index];
+        planes.push(delta.contents.clone());
+        let mut b = Builder::new(&planes);
         for e in delta.entries() {
             if e.path.is_empty() || e.path.starts_with(".wh..wh.plnk/") {
                 continue;
             }
             let dir = matches!(e.kind, EntryKind::Dir | EntryKind::Opaque);
-            let id = b.node(e.path, dir) as usize;
+            let at = PathAt { plane: index as u32, start: e.at, len: u16::try_from(e.path.len()).unwrap_or(u16::MAX) };
+            let id = b.node(at, dir) as usize;
             let n = &mut b.nodes[id];
             match e.kind {
                 EntryKind::Whiteout => {
@@ -380,11 +416,26 @@ impl FileTree {
         }
     }
 
+    /// The full path of `n` (no leading `/`, `""` for the root).
+    pub fn path_of(&self, n: &Node) -> &str {
+        n.at.resolve(&self.planes)
+    }
+
+    /// The full path of node `id`.
+    pub fn path(&self, id: u32) -> &str {
+        self.nodes.get(id as usize).map_or("", |n| self.path_of(n))
+    }
+
+    /// The last component of `n`'s path.
+    pub fn name_of(&self, n: &Node) -> &str {
+        last(self.path_of(n))
+    }
+
     /// The node at `path` (no leading `/`), walking down from the root.
     pub fn find(&self, path: &str) -> Option<u32> {
         let mut id = ROOT;
         for part in path.split('/').filter(|p| !p.is_empty()) {
-            id = self.children(id).find(|&c| self.nodes[c as usize].name() == part)?;
+            id = self.children(id).find(|&c| last(self.path(c)) == part)?;
         }
         Some(id)
     }
@@ -437,9 +488,10 @@ pub fn rows(tree: &FileTree, expanded: &HashSet<u32>, filter: &str, waste: Optio
     let mut shown = vec![false; tree.nodes.len()];
     for id in (1..tree.nodes.len()).rev() {
         let n = &tree.nodes[id];
+        let path = tree.path_of(n);
         let hit = || {
-            contains_ignore_case(n.path.as_bytes(), needle)
-                && waste.is_none_or(|fs| n.kind != Kind::Dir && fs.events(&n.path).is_some_and(|e| reclaimable(&e) > 0))
+            contains_ignore_case(path.as_bytes(), needle)
+                && waste.is_none_or(|fs| n.kind != Kind::Dir && fs.events(path).is_some_and(|e| reclaimable(&e) > 0))
         };
         if shown[id] || hit() {
             shown[id] = true;
@@ -475,7 +527,7 @@ mod tests {
         LayerDelta::from_entries("sha256:test", entries)
     }
     fn names(t: &FileTree, id: u32) -> Vec<&str> {
-        t.children(id).map(|c| t.nodes[c as usize].name()).collect()
+        t.children(id).map(|c| last(t.path(c))).collect()
     }
 
     #[test]
@@ -525,7 +577,7 @@ mod tests {
         let l0 = layer(vec![file("a/one", 1), file("a/two", 2), file("b/three", 3)]);
         let fs = MergedFs::build([&l0]);
         let t = FileTree::merged(&fs);
-        let path = |r: &Row| t.nodes[r.id as usize].path.to_string();
+        let path = |r: &Row| t.path(r.id).to_string();
         let closed = rows(&t, &HashSet::new(), "", None);
         assert_eq!(closed.iter().map(path).collect::<Vec<_>>(), ["a", "b"]);
         let open: HashSet<u32> = [t.find("a").expect("a")].into();

@@ -26,6 +26,29 @@ impl FileRef {
     pub const NONE: FileRef = FileRef { layer: u32::MAX, index: u32::MAX };
 }
 
+/// Where a path's bytes are: layer `plane`'s arena ([`Contents::path`]) from `start`, `len`
+/// bytes. What a tree built from the view keeps instead of a copy of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PathAt {
+    pub plane: u32,
+    pub start: u32,
+    pub len: u16,
+}
+
+impl PathAt {
+    /// The path in `planes` (the view's [`MergedFs::planes`]); `""` when it is not there.
+    pub fn resolve(self, planes: &[Arc<Contents>]) -> &str {
+        planes
+            .get(self.plane as usize)
+            .map_or("", |c| c.path(self.start, self.start.saturating_add(u32::from(self.len))))
+    }
+
+    /// The first `len` bytes of the path (a parent directory's).
+    pub fn prefix(self, len: usize) -> PathAt {
+        PathAt { len: u16::try_from(len).unwrap_or(self.len).min(self.len), ..self }
+    }
+}
+
 /// A regular file of the view: its record and its facts (`f.size`, `f.elf()` through `Deref`).
 #[derive(Debug, Clone, Copy)]
 pub struct File<'a> {
@@ -200,12 +223,18 @@ impl MergedFs {
         self.tree.order().iter().filter_map(move |&id| self.entry(id))
     }
 
-    /// Like [`MergedFs::iter`], with each path's history (no lookup per path).
-    pub fn iter_history(&self) -> impl Iterator<Item = (&str, Node<'_>, EventList<'_>)> {
+    /// Like [`MergedFs::iter`], with where each path's bytes are and its history (no lookup per
+    /// path).
+    pub fn iter_history(&self) -> impl Iterator<Item = (PathAt, &str, Node<'_>, EventList<'_>)> {
         self.tree.order().iter().filter_map(move |&id| {
             let node = self.node_at(id)?;
-            Some((self.tree.path(id), node, self.events_at(id)))
+            Some((self.tree.at(id), self.tree.path(id), node, self.events_at(id)))
         })
+    }
+
+    /// Each layer's contents, by layer index: what a [`PathAt`] of this view points into.
+    pub fn planes(&self) -> &[Arc<Contents>] {
+        &self.tree.planes
     }
 
     fn entry(&self, id: u32) -> Option<(&str, Node<'_>)> {
@@ -240,9 +269,14 @@ impl MergedFs {
 
     /// Every path that has a history (written as a regular file at some point), with it.
     pub fn history(&self) -> impl Iterator<Item = (&str, EventList<'_>)> {
+        self.history_at().map(|(_, path, events)| (path, events))
+    }
+
+    /// Like [`MergedFs::history`], with where each path's bytes are.
+    pub fn history_at(&self) -> impl Iterator<Item = (PathAt, &str, EventList<'_>)> {
         (0..self.tree.slots.len() as u32).filter_map(move |id| {
             let events = self.events_at(id);
-            (!events.is_empty()).then(|| (self.tree.path(id), events))
+            (!events.is_empty()).then(|| (self.tree.at(id), self.tree.path(id), events))
         })
     }
 

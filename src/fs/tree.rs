@@ -151,6 +151,15 @@ impl Tree {
         self.slots.get(id as usize).map_or("", |s| path_of(&self.planes, s))
     }
 
+    /// Where slot `id`'s path bytes are.
+    pub fn at(&self, id: u32) -> super::PathAt {
+        self.slots.get(id as usize).map_or_else(Default::default, |s| super::PathAt {
+            plane: s.plane,
+            start: s.start,
+            len: s.len,
+        })
+    }
+
     /// The last component of slot `id`'s path.
     pub fn name(&self, id: u32) -> &str {
         last(self.path(id))
