@@ -31,6 +31,8 @@ pub struct ScanOptions {
     pub registry: source::registry::RegistryOptions,
     /// Where a bare name is read from (`--source`).
     pub source: source::Prefer,
+    /// Which digests are checked (`--verify`).
+    pub verify: layer::Verify,
 }
 
 /// An image read up to its layers: what the reference resolved to, and each distinct layer's
@@ -280,6 +282,7 @@ fn image_report(loaded: &Loaded, mut platforms: Vec<PlatformReport>, opts: &Scan
         registry: loaded.registry.clone(),
         suppressed,
         policy: None,
+        verification: opts.verify,
     }
 }
 
@@ -307,8 +310,8 @@ fn read_layers(
             let delta = cache.get_or_read(&key, &|| {
                 source.take_streamed(l).unwrap_or_else(|| {
                     let task = opts.progress.layer(crate::oci::short_digest(&digest), l.descriptor.size());
-                    let alone = unique.len() == 1;
-                    layer::analyse(|| source.open_blob(&l.descriptor), l, &opts.limits, &|n| task.advance(n), alone)
+                    let how = layer::Reading { alone: unique.len() == 1, verify: opts.verify };
+                    layer::analyse(|| source.open_blob(&l.descriptor), l, &opts.limits, &|n| task.advance(n), how)
                 })
             });
             (digest, delta)

@@ -44,7 +44,9 @@ impl<'a> StoreCache<'a> {
 pub(super) fn analyser(opts: &ScanOptions) -> String {
     let limits = format!("{:?}", opts.limits);
     let h = Sha256::digest(limits.as_bytes());
-    format!("layerscope {} delta 4 limits {:x}", env!("CARGO_PKG_VERSION"), u64::from_be_bytes(first8(&h)))
+    // A layer whose diff_id was not hashed (`--verify blobs`) is not one a full scan may reuse.
+    let verify = if opts.verify.is_full() { "" } else { " blobs" };
+    format!("layerscope {} delta 4{verify} limits {:x}", env!("CARGO_PKG_VERSION"), u64::from_be_bytes(first8(&h)))
 }
 
 fn first8(h: &[u8]) -> [u8; 8] {
@@ -137,5 +139,18 @@ impl LayerCache for StoreCache<'_> {
             }
         }
         delta
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_read_without_its_diff_id_is_not_reused_by_a_full_scan() {
+        let full = ScanOptions::default();
+        let blobs = ScanOptions { verify: crate::layer::Verify::Blobs, ..Default::default() };
+        assert_ne!(analyser(&full), analyser(&blobs));
+        assert!(analyser(&blobs).contains(" blobs "), "{}", analyser(&blobs));
     }
 }

@@ -49,6 +49,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
             registry: args.common.registry(),
             policy: args.common.policy()?,
             source: args.source.prefer(),
+            verify: Default::default(),
         },
         expect: args.expect_platforms.clone(),
         // The HTML page's treemaps need each side's merged view, folded.

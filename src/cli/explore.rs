@@ -44,6 +44,7 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<Exit> {
         policy: args.reading.policy()?,
         registry: args.reading.registry(),
         source: args.source.prefer(),
+        verify: Default::default(),
     };
     let store = args.reading.cache_store()?;
     let loaded = match &store {

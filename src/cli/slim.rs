@@ -100,6 +100,7 @@ pub fn run(args: SlimArgs) -> anyhow::Result<Exit> {
         registry: args.common.registry(),
         policy: args.common.policy()?,
         source: args.source.prefer(),
+        verify: Default::default(),
     };
     let store = args.common.cache_store()?;
     let cache = store.as_ref().map(|s| layerscope::batch::StoreCache::new(s, &opts));

@@ -23,6 +23,36 @@ use crate::pattern::Scanner;
 use crate::tarwalk::{RawEntry, TarReader};
 use pkgdb::{DbKind, PkgDbParser, PkgList};
 
+/// Which digests a scan checks (docs/report.md, `verification`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// Every blob's digest and every layer's diff_id.
+    #[default]
+    Full,
+    /// Every blob's digest; the diff_id only where it is the one check there is (a plain tar,
+    /// whose diff_id is its blob's digest, and a `docker save` layer, whose digest is made up).
+    /// Saves the SHA-256 of every compressed layer's uncompressed bytes.
+    Blobs,
+}
+
+impl Verify {
+    pub fn is_full(&self) -> bool {
+        *self == Verify::Full
+    }
+}
+
+/// How one layer is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reading {
+    /// No other layer is read at the same time. A `docker save` layer of plain tar is then read
+    /// in three stages (read, hash, walk: the two cores share three jobs); with other layers
+    /// beside it in two (read and hash, walk: one hand-over less per layer, the cores are busy
+    /// anyway). Measured in the README, "Performance".
+    pub alone: bool,
+    pub verify: Verify,
+}
+
 /// Content of a regular file, shared between hardlinks. Most files are only a size and a hash:
 /// what few have (ELF facts, texts, package lists) is behind one pointer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -116,19 +146,15 @@ pub fn normalize(raw: &str) -> (std::borrow::Cow<'_, str>, bool) {
     (std::borrow::Cow::Owned(parts.join("/")), escaped)
 }
 
-/// Reads one layer completely (`open` gives its blob): verifies its blob digest and size and its diff_id, and returns
-/// what it contains. Failures become diagnostics on a delta marked incomplete.
-///
-/// `alone`: no other layer is read at the same time. A `docker save` layer of plain tar is
-/// then read in three stages (read, hash, walk: the two cores share three jobs); with other
-/// layers beside it in two (read and hash, walk: one hand-over less per layer, the cores are
-/// busy anyway). Measured in the README, "Performance".
+/// Reads one layer completely (`open` gives its blob): verifies its blob digest and size and
+/// its diff_id (as `how.verify` says), and returns what it contains. Failures become
+/// diagnostics on a delta marked incomplete.
 pub fn analyse<'a>(
     open: impl FnOnce() -> crate::error::Result<Box<dyn io::Read + Send + 'a>>,
     layer: &LayerRef,
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
-    alone: bool,
+    how: Reading,
 ) -> LayerDelta {
     let d = &layer.descriptor;
     let digest = d.digest().to_string();
@@ -153,7 +179,7 @@ pub fn analyse<'a>(
             return delta;
         }
     };
-    analyse_blob(blob, layer, limits, progress, delta, alone)
+    analyse_blob(blob, layer, limits, progress, delta, how)
 }
 
 /// [`analyse`] of a blob already open (a streamed source reads it as it passes): `delta` has
@@ -164,7 +190,7 @@ pub fn analyse_blob(
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
     mut delta: LayerDelta,
-    alone: bool,
+    how: Reading,
 ) -> LayerDelta {
     let d = &layer.descriptor;
     let digest = delta.digest.clone();
@@ -182,7 +208,7 @@ pub fn analyse_blob(
             return delta;
         }
     };
-    let (mut verify, blob_is_diff_id) = if layer.synthesized && plain && !alone {
+    let (mut verify, blob_is_diff_id) = if layer.synthesized && plain && !how.alone {
         (VerifyingReader::new(counting, d.size()), true)
     } else if layer.synthesized {
         (VerifyingReader::counting(counting, d.size()), false)
@@ -194,8 +220,9 @@ pub fn analyse_blob(
     // Three stages on their own threads: read and hash the blob, decompress, walk and hash the
     // tar; so one big layer uses more than one core.
     let outcome = blob::pipelined(&mut verify, |compressed| {
-        let walked = read_layer(compressed, layer, (&media_type, declared), blob_is_diff_id, limits, &mut delta)
-            .map(|same| diff_id_is_blob = same);
+        let walked =
+            read_layer(compressed, layer, (&media_type, declared), (blob_is_diff_id, how.verify), limits, &mut delta)
+                .map(|same| diff_id_is_blob = same);
         // The blob digest must cover bytes the decoder did not need (trailing padding).
         let drained = drain(compressed).map_err(|e| format!("reading the blob: {e}"));
         walked.and(drained)
@@ -275,7 +302,7 @@ fn read_layer(
     raw: &mut (dyn std::io::BufRead + Send),
     layer: &LayerRef,
     (media_type, declared): (&str, LayerType),
-    blob_is_diff_id: bool,
+    (blob_is_diff_id, verify): (bool, Verify),
     limits: &Limits,
     delta: &mut LayerDelta,
 ) -> Result<bool, String> {
@@ -297,7 +324,8 @@ fn read_layer(
     }
     let decoder = blob::decoder(raw, compression).map_err(|e| format!("reading the blob: {e}"))?;
     // The diff_id is hashed where the stream is decompressed; the walk only counts and bounds it.
-    let mut decoded = blob::Sha256Reader::new(decoder, true);
+    // A `docker save` layer's diff_id is its one check: hashed whatever `verify` says.
+    let mut decoded = blob::Sha256Reader::new(decoder, verify.is_full() || layer.synthesized);
     let (count, drained) = blob::pipelined(&mut decoded, |decoded| walk_stream(decoded, compressed, limits, delta));
     let diff_id = decoded.digest();
     delta.diff_id.clone_from(&diff_id);

@@ -41,6 +41,10 @@ pub struct ImageReport {
     /// The `--fail-on` verdict, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyResult>,
+    /// Which digests were checked (`--verify`): absent when every one was (`full`), `"blobs"`
+    /// when compressed layers' diff_ids were not.
+    #[serde(skip_serializing_if = "crate::layer::Verify::is_full")]
+    pub verification: crate::layer::Verify,
 }
 
 fn is_zero(n: &usize) -> bool {

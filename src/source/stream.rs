@@ -234,7 +234,8 @@ fn analyse_member(path: &str, size: u64, blob: impl Read + Send, limits: &Limits
     let Some(descriptor) = descriptor else { return delta };
     let layer = LayerRef { descriptor, diff_id: None, synthesized };
     // A stream's layers come one after the other: each is read alone.
-    let mut delta = layer::analyse_blob(Box::new(blob), &layer, limits, &|_| {}, delta, true);
+    let how = layer::Reading { alone: true, verify: layer::Verify::Full };
+    let mut delta = layer::analyse_blob(Box::new(blob), &layer, limits, &|_| {}, delta, how);
     // Until the manifest names it, the layer is known by its place in the stream.
     for d in &mut delta.diagnostics {
         if d.layer.as_deref() == Some(digest.as_str()) {

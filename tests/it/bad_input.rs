@@ -237,13 +237,20 @@ fn paths_climbing_out_of_the_root_stay_inside() {
 
 /// An OCI layout of one plain-tar layer whose config names `diff_id` (right or wrong).
 fn plain_tar_image(dir: &std::path::Path, diff_id: Option<&str>) -> (String, String) {
-    let layer = common::tar(&[E::File("etc/hello", b"hello\n"), E::File("bin/tool", b"#!/bin/sh\n")]);
+    layer_image(dir, Comp::None, diff_id)
+}
+
+/// An OCI layout of one layer compressed with `comp` whose config names `diff_id` (right when
+/// `None`). Returns the reference and the layer blob's digest.
+fn layer_image(dir: &std::path::Path, comp: Comp, diff_id: Option<&str>) -> (String, String) {
+    let tar = common::tar(&[E::File("etc/hello", b"hello\n"), E::File("bin/tool", b"#!/bin/sh\n")]);
+    let (layer, media_type) = common::compress(&tar, comp);
     let digest = common::sha256(&layer);
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
     std::fs::write(dir.join("blobs/sha256").join(&digest[7..]), &layer).unwrap();
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id.unwrap_or(&digest)]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.unwrap_or(&common::sha256(&tar))]},
     }))
     .unwrap();
     let cd = common::sha256(&config);
@@ -251,7 +258,7 @@ fn plain_tar_image(dir: &std::path::Path, diff_id: Option<&str>) -> (String, Str
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": layer.len()}],
+        "layers": [{"mediaType": media_type, "digest": digest, "size": layer.len()}],
     }))
     .unwrap();
     let md = common::sha256(&manifest);
@@ -370,4 +377,47 @@ fn docker_save_layers_are_checked_against_their_diff_id_plain_or_compressed() {
             }
         }
     }
+}
+
+#[test]
+fn verify_blobs_skips_only_the_diff_id_of_compressed_layers() {
+    // `--verify blobs`: every blob digest is checked, a compressed layer's diff_id is not
+    // hashed, and the report says so; a plain tar layer's diff_id (its blob digest) still is.
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = format!("sha256:{}", "ef".repeat(32));
+    let scan = |reference: &str, verify: &str| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .args(["scan", "-q", "--format", "json", "--verify", verify, reference])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    };
+    let errors = |v: &serde_json::Value| -> Vec<String> {
+        v["platforms"][0]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["severity"] == "error")
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (gz, digest) = layer_image(&tmp.path().join("gz"), Comp::Gzip, Some(&wrong));
+    let full = scan(&gz, "full");
+    assert!(errors(&full).iter().any(|e| e.contains("diff_id mismatch")), "{:?}", errors(&full));
+    assert!(full.get("verification").is_none(), "a full scan's report has no verification field");
+    let blobs = scan(&gz, "blobs");
+    assert_eq!(errors(&blobs), Vec::<String>::new());
+    assert_eq!(blobs["verification"], "blobs");
+    assert_eq!(blobs["platforms"][0]["files"], 2);
+
+    // The blob's own digest is still checked: other bytes under its name are caught.
+    let other = common::compress(&common::tar(&[E::File("etc/other", b"other\n")]), Comp::Gzip).0;
+    std::fs::write(tmp.path().join("gz/blobs/sha256").join(&digest[7..]), other).unwrap();
+    let damaged = scan(&gz, "blobs");
+    assert!(errors(&damaged).iter().any(|e| e.contains("blob verification failed")), "{:?}", errors(&damaged));
+
+    // A plain tar layer's diff_id is its blob's digest: checked in either mode.
+    let (plain, _) = plain_tar_image(&tmp.path().join("plain"), Some(&wrong));
+    let p = scan(&plain, "blobs");
+    assert!(errors(&p).iter().any(|e| e.contains("diff_id mismatch")), "{:?}", errors(&p));
 }

@@ -277,3 +277,22 @@ fn enums_follow_the_serialised_names() {
     assert_eq!(schema.pointer("/$defs/imageReport/properties/schema_version/const"), Some(&Value::from(1)));
     assert_eq!(layerscope::report::SCHEMA_VERSION, 1, "a new schema_version needs a new docs/report.schema.json");
 }
+
+#[test]
+fn a_blobs_only_report_validates_and_says_so() {
+    let v = validator();
+    let image = root().join("testdata/images/multiarch/oci");
+    let out = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["scan", "-q", "--format", "json", "--verify", "blobs"])
+        .arg(&image)
+        .output()
+        .expect("run layerscope");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["verification"], "blobs");
+    let errs = errors(&v, &doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    // A field the schema does not know is refused: the check above can fail.
+    let mut other = doc.clone();
+    other["verification"] = Value::from("none");
+    assert!(!errors(&v, &other).is_empty(), "the schema takes any verification");
+}
