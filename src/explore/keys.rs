@@ -144,7 +144,7 @@ impl Explorer {
         match self.focus {
             Pane::Tree => self.selected = clamp(self.selected, self.rows.len()),
             Pane::Layers => {
-                let n = self.current().map_or(0, |v| v.layers.len());
+                let n = self.current().map_or(0, |v| v.layer_count());
                 let to = clamp(self.layer, n);
                 if to != self.layer {
                     self.layer = to;

@@ -8,7 +8,8 @@ pub mod draw;
 pub mod keys;
 pub mod tree;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
@@ -27,8 +28,11 @@ pub struct PlatformView {
     pub merged: FileTree,
     /// The paths with reclaimable bytes (`w` in the merged view).
     pub waste: FileTree,
-    /// Each layer's changes, in layer order.
-    pub layers: Vec<FileTree>,
+    /// Each layer's changes, in layer order: a layer's tree is built the first time it is shown,
+    /// from its entries (kept until then as 16-byte records, a third of a tree's 48-byte nodes).
+    layers: Vec<OnceLock<FileTree>>,
+    /// The layers' entries, for their trees.
+    deltas: Vec<Option<Arc<crate::layer::LayerDelta>>>,
     /// Where the loader looks for libraries (details of an ELF).
     pub search: SearchPaths,
     pub arch: String,
@@ -89,49 +93,56 @@ pub struct Explorer {
 }
 
 impl PlatformView {
-    /// The trees of one platform: each layer's changes (from the layer entries), then, once the
-    /// caller has dropped the entries, the merged and reclaimable ones ([`PlatformView::finish`]).
-    fn layers(fs: &MergedFs, target: &crate::source::resolve::Target, loaded: &Loaded) -> Vec<FileTree> {
-        let deltas: Vec<Option<&crate::layer::LayerDelta>> =
-            target.layers.iter().map(|l| loaded.deltas.get(&l.descriptor.digest().to_string())).collect();
-        deltas
-            .par_iter()
-            .enumerate()
-            .map(|(i, d)| match d {
-                Some(d) => FileTree::layer(i, d, fs),
-                None => FileTree::empty(),
-            })
-            .collect()
-    }
-
-    fn finish(fs: MergedFs, layers: Vec<FileTree>, target: &crate::source::resolve::Target, hops: u64) -> Self {
+    /// The trees of one platform: the merged and reclaimable ones now, each layer's when it is
+    /// first shown ([`PlatformView::layer`]).
+    fn new(
+        fs: MergedFs,
+        deltas: Vec<Option<Arc<crate::layer::LayerDelta>>>,
+        target: &crate::source::resolve::Target,
+        hops: u64,
+    ) -> Self {
         let (merged, waste) = rayon::join(|| FileTree::merged(&fs), || FileTree::waste(&fs));
         let arch = target.platform.architecture.clone();
         let env: Vec<String> = target.config.config().as_ref().and_then(|c| c.env().clone()).unwrap_or_default();
         let search = SearchPaths::new(&fs, &arch, &env, hops);
-        PlatformView { fs, merged, waste, layers, search, arch }
+        let layers = deltas.iter().map(|_| OnceLock::new()).collect();
+        PlatformView { fs, merged, waste, layers, deltas, search, arch }
+    }
+
+    /// How many layers the platform has.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// What layer `index` changed, built on first use (an empty tree for a layer that could
+    /// not be read).
+    pub fn layer(&self, index: usize) -> Option<&FileTree> {
+        let cell = self.layers.get(index)?;
+        Some(cell.get_or_init(|| match self.deltas.get(index).and_then(|d| d.as_deref()) {
+            Some(d) => FileTree::layer(index, d, &self.fs),
+            None => FileTree::empty(),
+        }))
     }
 }
 
 impl Explorer {
     /// Builds everything the screen needs from a loaded image (read once, by the caller): each
-    /// platform's merged view, its layers' trees, the report, the merged trees. The layer
-    /// entries are dropped as soon as the layers' trees hold what they showed, before the
-    /// detectors run, as a scan drops them (memory peaks once, not twice).
+    /// platform's merged view, the report, the merged trees. The layers' entries are kept (16
+    /// bytes each, their paths and files shared with the views) for the layer trees, each built
+    /// the first time its layer is shown.
     pub fn open(mut loaded: Loaded, opts: &ScanOptions) -> Explorer {
         let hops = opts.limits.symlink_hops;
         let views = crate::pipeline::views(&loaded);
-        let layer_trees: Vec<Vec<FileTree>> =
-            loaded.resolution.targets.iter().zip(&views).map(|(t, fs)| PlatformView::layers(fs, t, &loaded)).collect();
-        for d in loaded.deltas.values_mut() {
-            d.drop_entries();
-        }
         let report = crate::pipeline::report_with_views(&loaded, &views, opts);
+        let deltas: HashMap<String, Arc<crate::layer::LayerDelta>> =
+            std::mem::take(&mut loaded.deltas).into_iter().map(|(k, d)| (k, Arc::new(d))).collect();
         let views: Vec<PlatformView> = views
-            .into_iter()
-            .zip(layer_trees)
+            .into_par_iter()
             .zip(&loaded.resolution.targets)
-            .map(|((fs, layers), t)| PlatformView::finish(fs, layers, t, hops))
+            .map(|(fs, t)| {
+                let layers = t.layers.iter().map(|l| deltas.get(&l.descriptor.digest().to_string()).cloned()).collect();
+                PlatformView::new(fs, layers, t, hops)
+            })
             .collect();
         drop(loaded);
         Explorer::new(report, views, hops)
@@ -179,7 +190,7 @@ impl Explorer {
         match self.view {
             View::Merged if self.waste_only => Some(&v.waste),
             View::Merged => Some(&v.merged),
-            View::Layer => v.layers.get(self.layer),
+            View::Layer => v.layer(self.layer),
         }
     }
 
