@@ -120,6 +120,11 @@ impl Builder {
         b
     }
 
+    /// The contents `at` points into (empty when there are none).
+    fn plane(&self, at: PathAt) -> Arc<Contents> {
+        self.planes.get(at.plane as usize).cloned().unwrap_or_default()
+    }
+
     fn hash(&self, path: &str) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(path)
@@ -135,15 +140,16 @@ impl Builder {
     /// is a node of its own (only directories have children). Missing parents are made as
     /// directories.
     fn node(&mut self, at: PathAt, dir: bool) -> u32 {
-        let planes = self.planes.clone();
-        let path = at.resolve(&planes);
+        // The path's layer, held apart from `self` while nodes are added.
+        let plane = self.plane(at);
+        let path = at.resolve_in(&plane);
         if dir {
             if let Some(id) = self.dir(path) {
                 return id;
             }
         }
         let parent = match path.rfind('/') {
-            Some(i) if self.nodes[self.last_parent as usize].at.resolve(&planes) == &path[..i] => self.last_parent,
+            Some(i) if self.nodes[self.last_parent as usize].at.resolve(&self.planes) == &path[..i] => self.last_parent,
             Some(i) => {
                 let p = self.parent(at.prefix(i));
                 self.last_parent = p;
@@ -156,8 +162,8 @@ impl Builder {
 
     /// The directory at `at`, made with its missing parents.
     fn parent(&mut self, at: PathAt) -> u32 {
-        let planes = self.planes.clone();
-        let path = at.resolve(&planes);
+        let plane = self.plane(at);
+        let path = at.resolve_in(&plane);
         if let Some(id) = self.dir(path) {
             return id;
         }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::Diagnostic;
-use crate::layer::{Contents, FileData, Kind, LayerDelta};
+use crate::layer::{Contents, FileData, Kind, LayerDelta, EMPTY_FILE};
 use tree::{Packed, Tag, Tree, NONE, ROOT};
 
 /// Which file record a regular file's facts are: file `index` of layer `layer` (a hardlink
@@ -38,9 +38,12 @@ pub struct PathAt {
 impl PathAt {
     /// The path in `planes` (the view's [`MergedFs::planes`]); `""` when it is not there.
     pub fn resolve(self, planes: &[Arc<Contents>]) -> &str {
-        planes
-            .get(self.plane as usize)
-            .map_or("", |c| c.path(self.start, self.start.saturating_add(u32::from(self.len))))
+        planes.get(self.plane as usize).map_or("", |c| self.resolve_in(c))
+    }
+
+    /// The path in its layer's contents.
+    pub fn resolve_in(self, contents: &Contents) -> &str {
+        contents.path(self.start, self.start.saturating_add(u32::from(self.len)))
     }
 
     /// The first `len` bytes of the path (a parent directory's).
@@ -200,7 +203,7 @@ impl MergedFs {
                     Tag::Linked => self.linked.get(p.data as usize).copied().unwrap_or(FileRef::NONE),
                     _ => FileRef { layer: p.layer, index: p.data },
                 };
-                let data = self.tree.planes.get(id.layer as usize).map_or(&NO_FILE, |c| c.file(id.index));
+                let data = self.tree.planes.get(id.layer as usize).map_or(&EMPTY_FILE, |c| c.file(id.index));
                 NodeKind::File(File { id, data })
             }
             Tag::Symlink => NodeKind::Symlink(self.tree.planes.get(p.layer as usize).map_or("", |c| c.link(p.data))),
@@ -278,37 +281,6 @@ impl MergedFs {
             let events = self.events_at(id);
             (!events.is_empty()).then(|| (self.tree.at(id), self.tree.path(id), events))
         })
-    }
-
-    /// Every copy of a file that stopped being visible: (path, layer that wrote it, layer that
-    /// overwrote or deleted it, bytes the copy carried), in path order within each path's history.
-    pub fn losses(&self) -> impl Iterator<Item = (&str, usize, usize, u64)> {
-        self.history().flat_map(|(path, events)| {
-            let mut visible: Option<(usize, u64)> = None;
-            let lost: Vec<_> = events
-                .iter()
-                .filter_map(|(layer, e)| {
-                    let lost = visible.take().map(|(writer, size)| (path, writer, *layer, size));
-                    if let Event::Written { size, .. } = e {
-                        visible = Some((*layer, *size));
-                    }
-                    lost
-                })
-                .collect();
-            lost
-        })
-    }
-
-    /// Per layer, the bytes of content it wrote that a later layer overwrote or deleted (the
-    /// copy visible until then is charged to the layer that wrote it).
-    pub fn lost_bytes(&self) -> Vec<u64> {
-        let mut lost = vec![0u64; self.changes.len()];
-        for (_, writer, _, size) in self.losses() {
-            if let Some(x) = lost.get_mut(writer) {
-                *x = x.saturating_add(size);
-            }
-        }
-        lost
     }
 
     /// The history of one path.
@@ -660,9 +632,6 @@ impl MergedFs {
         })
     }
 }
-
-/// The facts of a file record that is not there (never for a view built by `apply`).
-static NO_FILE: FileData = FileData { size: 0, hash: 0, more: None };
 
 /// Runs the scanner's tar walk (ELF capture, detectors' captures included) over an uncompressed
 /// layer tar held in memory, then merges it twice (as a lower and an upper layer, so whiteouts

@@ -90,6 +90,11 @@ impl Slot {
     pub fn tag(&self) -> Tag {
         self.tag
     }
+
+    /// Where the path's bytes are.
+    pub fn at(&self) -> super::PathAt {
+        super::PathAt { plane: self.plane, start: self.start, len: self.len }
+    }
 }
 
 /// The slots, the (parent, name) index and the layers' contents the slots point into.
@@ -111,7 +116,7 @@ fn last(path: &str) -> &str {
 
 /// The full path of slot `s`.
 fn path_of<'a>(planes: &'a [Arc<Contents>], s: &Slot) -> &'a str {
-    planes.get(s.plane as usize).map_or("", |c| c.path(s.start, s.start.saturating_add(u32::from(s.len))))
+    s.at().resolve(planes)
 }
 
 /// The index's hash of slot `i`: its parent and name, as [`Tree::child`] looks it up.
@@ -153,11 +158,7 @@ impl Tree {
 
     /// Where slot `id`'s path bytes are.
     pub fn at(&self, id: u32) -> super::PathAt {
-        self.slots.get(id as usize).map_or_else(Default::default, |s| super::PathAt {
-            plane: s.plane,
-            start: s.start,
-            len: s.len,
-        })
+        self.slots.get(id as usize).map_or_else(Default::default, Slot::at)
     }
 
     /// The last component of slot `id`'s path.
@@ -179,7 +180,11 @@ impl Tree {
 
     /// The slot of `name` under `parent`, live or removed.
     pub fn child(&self, parent: u32, name: &str) -> Option<u32> {
-        let h = self.hash(parent, name);
+        self.lookup(self.hash(parent, name), parent, name)
+    }
+
+    /// [`Tree::child`] with the (parent, name) hash already made.
+    fn lookup(&self, h: u64, parent: u32, name: &str) -> Option<u32> {
         self.index.find(h, |&id| self.slots[id as usize].parent == parent && self.name(id) == name).copied()
     }
 
@@ -190,7 +195,7 @@ impl Tree {
         let path = planes.get(plane as usize).map_or("", |c| c.path(start, start.saturating_add(u32::from(len))));
         let name = last(path);
         let h = self.hash(parent, name);
-        if let Some(&id) = self.index.find(h, |&id| self.slots[id as usize].parent == parent && self.name(id) == name) {
+        if let Some(id) = self.lookup(h, parent, name) {
             return id;
         }
         self.order = OnceLock::new();

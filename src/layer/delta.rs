@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::FileData;
 use crate::diag::Diagnostic;
 
+/// The facts of a file record that is not there: what a lookup out of range gets.
+pub static EMPTY_FILE: FileData = FileData { size: 0, hash: 0, more: None };
+
 /// Strings in one buffer, each found by its index.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Strings {
+struct Strings {
     bytes: String,
     ends: Vec<u32>,
 }
@@ -61,10 +64,9 @@ impl Contents {
         self.links.get(index)
     }
 
-    /// The facts of file `index` (the default, empty facts when there is none).
+    /// The facts of file `index` ([`EMPTY_FILE`] when there is none).
     pub fn file(&self, index: u32) -> &FileData {
-        static NONE: FileData = FileData { size: 0, hash: 0, more: None };
-        self.files.get(index as usize).unwrap_or(&NONE)
+        self.files.get(index as usize).unwrap_or(&EMPTY_FILE)
     }
 }
 

@@ -5,7 +5,7 @@
 mod delta;
 pub mod pkgdb;
 
-pub use delta::{Contents, Entry, EntryKind, EntryRef, Kind, LayerDelta, Strings};
+pub use delta::{Contents, Entry, EntryKind, EntryRef, Kind, LayerDelta, EMPTY_FILE};
 
 use std::io::{self, Read};
 
